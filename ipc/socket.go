@@ -1,0 +1,291 @@
+package ipc
+
+import (
+	"errors"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// DefaultSocket is where the daemon listens unless told otherwise.
+const DefaultSocket = "/run/portreserve/socket"
+
+// ErrNoDaemon means no daemon is listening on the socket: the path does not
+// exist, nobody has it open, or the daemon shut down while the request was
+// on its way. For a release it means there is nothing to release.
+var ErrNoDaemon = errors.New("no portreserve daemon is running")
+
+// ErrTimeout means the daemon did not answer in time.
+var ErrTimeout = errors.New("no reply from the daemon")
+
+// ErrInUse means another process is serving on the socket path.
+var ErrInUse = errors.New("socket is in use by a running daemon")
+
+// sockaddr checks that path fits in sun_path.
+func sockaddr(path string) (*unix.SockaddrUnix, error) {
+	// sun_path is 108 bytes including the terminating NUL.
+	if len(path) > 107 {
+		return nil, &os.PathError{Op: "socket", Path: path, Err: errors.New("path longer than 107 bytes (sun_path)")}
+	}
+	return &unix.SockaddrUnix{Name: path}, nil
+}
+
+// Listen binds the daemon's socket at path, mode 0666 so that anyone may
+// list (the daemon checks credentials on every request that changes
+// state), with SO_PASSCRED on so that every datagram arrives with the
+// sender's kernel-verified credentials. A socket file left behind by a
+// daemon that died is detected (nobody answers a connect) and replaced; one
+// that a live process serves makes Listen fail with ErrInUse. The caller
+// creates the directory.
+func Listen(path string) (int, error) {
+	sa, err := sockaddr(path)
+	if err != nil {
+		return -1, err
+	}
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, os.NewSyscallError("socket", err)
+	}
+	err = unix.Bind(fd, sa)
+	if err == unix.EADDRINUSE && stale(sa) {
+		// Remove the dead daemon's socket, and nothing else: Lstat
+		// makes sure it is a socket, not a file someone put there.
+		if fi, lerr := os.Lstat(path); lerr == nil && fi.Mode()&os.ModeSocket != 0 {
+			os.Remove(path)
+		}
+		err = unix.Bind(fd, sa)
+	}
+	if err != nil {
+		unix.Close(fd)
+		if err == unix.EADDRINUSE {
+			return -1, &os.PathError{Op: "bind", Path: path, Err: ErrInUse}
+		}
+		return -1, &os.PathError{Op: "bind", Path: path, Err: err}
+	}
+	if err := unix.Fchmodat(unix.AT_FDCWD, path, 0o666, 0); err != nil {
+		unix.Close(fd)
+		os.Remove(path)
+		return -1, &os.PathError{Op: "chmod", Path: path, Err: err}
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PASSCRED, 1); err != nil {
+		unix.Close(fd)
+		os.Remove(path)
+		return -1, os.NewSyscallError("setsockopt SO_PASSCRED", err)
+	}
+	return fd, nil
+}
+
+// stale reports whether the socket at sa is left over: connecting to it is
+// refused because no process has it open.
+func stale(sa *unix.SockaddrUnix) bool {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	return unix.Connect(fd, sa) == unix.ECONNREFUSED
+}
+
+// Datagram is one datagram received by the daemon.
+type Datagram struct {
+	Data []byte
+	// From is the sender's address, nil when the sender's socket is not
+	// bound (it cannot be answered).
+	From unix.Sockaddr
+	// Cred holds the sender's credentials as the kernel reports them,
+	// nil if the kernel attached none.
+	Cred *unix.Ucred
+	// Truncated reports a datagram larger than the buffer.
+	Truncated bool
+}
+
+// Receive blocks until a datagram arrives on fd (the socket from Listen)
+// and returns it, reading into buf. The daemon calls nothing else while
+// idle: one blocking recvmsg, no timers, no polling.
+func Receive(fd int, buf []byte, flags int) (Datagram, error) {
+	oob := make([]byte, unix.CmsgSpace(unix.SizeofUcred))
+	for {
+		n, oobn, rflags, from, err := unix.Recvmsg(fd, buf, oob, flags)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return Datagram{}, err
+		}
+		d := Datagram{Data: buf[:n], From: from, Truncated: rflags&unix.MSG_TRUNC != 0}
+		if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
+			for i := range msgs {
+				if c, err := unix.ParseUnixCredentials(&msgs[i]); err == nil {
+					d.Cred = c
+				}
+			}
+		}
+		return d, nil
+	}
+}
+
+// Send answers a datagram's sender without blocking: a client that does
+// not read its replies cannot stall the daemon; its reply is dropped.
+func Send(fd int, to unix.Sockaddr, b []byte) error {
+	return unix.Sendto(fd, b, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, to)
+}
+
+// Conn is a client's connection to the daemon.
+type Conn struct {
+	fd   int
+	id   uint32
+	path string
+}
+
+// Dial connects to the daemon's socket at path. It returns ErrNoDaemon when
+// no daemon is there.
+func Dial(path string) (*Conn, error) {
+	sa, err := sockaddr(path)
+	if err != nil {
+		return nil, err
+	}
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("socket", err)
+	}
+	// Bind to an autobind (abstract) address so the daemon can reply.
+	if err := unix.Bind(fd, &unix.SockaddrUnix{}); err != nil {
+		unix.Close(fd)
+		return nil, os.NewSyscallError("bind", err)
+	}
+	if err := unix.Connect(fd, sa); err != nil {
+		unix.Close(fd)
+		if noDaemon(err) {
+			return nil, ErrNoDaemon
+		}
+		return nil, &os.PathError{Op: "connect", Path: path, Err: err}
+	}
+	// Request ids only tell a late reply from the current one; starting
+	// from the pid keeps two clients' ids apart in the daemon's log.
+	return &Conn{fd: fd, id: uint32(os.Getpid()) << 12, path: path}, nil
+}
+
+// noDaemon reports the errors that mean nobody is serving the socket.
+func noDaemon(err error) bool {
+	return err == unix.ENOENT || err == unix.ECONNREFUSED || err == unix.EPIPE || err == unix.ENOTDIR
+}
+
+// Close closes the connection.
+func (c *Conn) Close() error {
+	return unix.Close(c.fd)
+}
+
+// Do sends req (its ID is set here) and waits up to timeout for the reply
+// with the same id. It returns ErrNoDaemon when the daemon goes away before
+// it answers (a daemon that exits has released everything), and ErrTimeout
+// when it does not answer in time.
+func (c *Conn) Do(req Request, timeout time.Duration) (Reply, error) {
+	c.id++
+	req.ID = c.id
+	deadline := time.Now().Add(timeout)
+	if err := unix.Send(c.fd, req.Marshal(), unix.MSG_NOSIGNAL); err != nil {
+		if noDaemon(err) {
+			return Reply{}, ErrNoDaemon
+		}
+		return Reply{}, &os.PathError{Op: "send", Path: c.path, Err: err}
+	}
+	buf := make([]byte, MaxReplySize+1)
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return Reply{}, ErrTimeout
+		}
+		tv := unix.NsecToTimeval(left.Nanoseconds())
+		if err := unix.SetsockoptTimeval(c.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+			return Reply{}, os.NewSyscallError("setsockopt SO_RCVTIMEO", err)
+		}
+		n, err := unix.Read(c.fd, buf)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			// The daemon may have shut down with the request
+			// unanswered; a datagram to a closed socket is refused.
+			if perr := c.probe(); perr != nil {
+				return Reply{}, perr
+			}
+			return Reply{}, ErrTimeout
+		case err != nil:
+			if noDaemon(err) {
+				return Reply{}, ErrNoDaemon
+			}
+			return Reply{}, &os.PathError{Op: "recv", Path: c.path, Err: err}
+		}
+		r, err := ParseReply(buf[:n])
+		if err != nil {
+			return Reply{}, &os.PathError{Op: "reply", Path: c.path, Err: err}
+		}
+		if r.ID == req.ID {
+			return r, nil
+		}
+	}
+}
+
+// probe checks whether the daemon is still there by connecting a fresh
+// socket to its path.
+func (c *Conn) probe() error {
+	sa, _ := sockaddr(c.path)
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	defer unix.Close(fd)
+	if err := unix.Connect(fd, sa); err != nil && noDaemon(err) {
+		return ErrNoDaemon
+	}
+	return nil
+}
+
+// List reads every reservation from the daemon, page by page. If the
+// reservations change while it reads, it starts again, so the result is
+// one consistent snapshot.
+func (c *Conn) List(timeout time.Duration) ([]Entry, error) {
+	for attempt := 0; ; attempt++ {
+		var all []Entry
+		var gen uint32
+		consistent := true
+		for {
+			r, err := c.Do(Request{Op: OpList, Arg: uint32(len(all))}, timeout)
+			if err != nil {
+				return nil, err
+			}
+			if r.Status != StatusOK {
+				return nil, &StatusError{Op: OpList, Status: r.Status}
+			}
+			if len(all) == 0 {
+				gen = r.Generation
+			} else if r.Generation != gen {
+				consistent = false
+				break
+			}
+			all = append(all, r.Entries...)
+			if len(r.Entries) == 0 || uint32(len(all)) >= r.Total {
+				break
+			}
+		}
+		if consistent || attempt >= 10 {
+			return all, nil
+		}
+	}
+}
+
+// StatusError is a reply whose status is not StatusOK.
+type StatusError struct {
+	Op     Op
+	Name   string
+	Status Status
+}
+
+func (e *StatusError) Error() string {
+	s := e.Op.String()
+	if e.Name != "" {
+		s += " " + e.Name
+	}
+	return s + ": " + e.Status.String()
+}

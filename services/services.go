@@ -1,0 +1,254 @@
+// Package services reads the services(5) database: the file that maps
+// service names such as "ipp" to a port and protocol such as 631/tcp.
+//
+// The parser is written by hand so that the binary needs neither cgo nor
+// the net package. It follows glibc's nss_files reader where a line is
+// well formed:
+//
+//	name port/protocol [alias...] [# comment]
+//
+// Fields are separated by any mix of spaces and tabs; everything from '#'
+// to the end of the line is a comment; blank lines and CRLF line ends are
+// accepted. Names and protocols match case-sensitively, and where the file
+// lists a name (or alias) twice for one protocol, the first entry wins, as
+// glibc's getservbyname and getservbyport do.
+//
+// A line that is not well formed is skipped and counted in DB.Malformed; it
+// never stops the rest of the file from being read. Well formed means: a
+// name, then a decimal port 0..65535 without sign or leading zeros other
+// than "0" itself, a '/', and a non-empty protocol. glibc is laxer on
+// malformed lines (it reads the port with strtoul in base 0, so 0x277 is
+// 631, and truncates 65536 to 0); those lines are rejected here rather than
+// guessed at.
+//
+// When the services file does not exist, as in scratch containers and
+// initramfs images, Load falls back to Default: a copy of Debian's netbase
+// /etc/services compiled into the binary and parsed by the same code.
+package services
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"strconv"
+)
+
+// DefaultPath is where the services database lives on a Unix system.
+const DefaultPath = "/etc/services"
+
+// MaxFileSize bounds how much of a services file Load reads. Real files are
+// a few hundred kilobytes at most (nmap's list, the largest in common use,
+// is about 2 MB); anything larger is refused rather than read into memory.
+const MaxFileSize = 16 << 20
+
+// Entry is one well-formed line of a services file.
+type Entry struct {
+	Name    string   // official service name, e.g. "ipp"
+	Port    int      // 0..65535
+	Proto   string   // protocol, e.g. "tcp"
+	Aliases []string // further names for the same service
+	Line    int      // 1-based line number in the file
+}
+
+// key identifies a lookup by name or alias and protocol.
+type key struct {
+	name, proto string
+}
+
+// portKey identifies a lookup by port and protocol.
+type portKey struct {
+	port  int
+	proto string
+}
+
+// DB is a parsed services database. The zero value is an empty database.
+type DB struct {
+	// Source names where the entries came from: a file path, or
+	// "(built-in)" for the embedded default.
+	Source string
+	// Entries holds every well-formed line in file order.
+	Entries []Entry
+	// Malformed holds the line numbers of the lines that were skipped.
+	Malformed []int
+
+	byName map[key]int     // index into Entries, first entry wins
+	byPort map[portKey]int // index into Entries, first entry wins
+}
+
+// BuiltinSource is the DB.Source of the embedded default database.
+const BuiltinSource = "(built-in)"
+
+//go:embed netbase-services
+var netbase []byte
+
+// Default returns the compiled-in database: Debian's netbase 6.4
+// /etc/services, parsed by Parse. Each call parses afresh, so callers may
+// keep the result without sharing it.
+func Default() *DB {
+	db := Parse(netbase)
+	db.Source = BuiltinSource
+	return db
+}
+
+// Load reads the services database at path. When the file does not exist
+// it returns Default, so that names such as "ipp" resolve in an empty root.
+// Any other failure (a directory, no permission, a file larger than
+// MaxFileSize) is an error: a database that exists but cannot be read is
+// never silently replaced.
+func Load(path string) (*DB, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Default(), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, &fs.PathError{Op: "read", Path: path, Err: err}
+	}
+	if len(data) > MaxFileSize {
+		return nil, &fs.PathError{Op: "read", Path: path, Err: errors.New("file larger than " + strconv.Itoa(MaxFileSize>>20) + " MiB")}
+	}
+	db := Parse(data)
+	db.Source = path
+	return db, nil
+}
+
+// Parse parses the contents of a services file. It never fails: lines that
+// are not well formed are recorded in Malformed and skipped.
+func Parse(data []byte) *DB {
+	db := &DB{byName: map[key]int{}, byPort: map[portKey]int{}}
+	for n := 1; len(data) > 0; n++ {
+		var line []byte
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			line, data = data, nil
+		}
+		e, ok, blank := parseLine(line)
+		if blank {
+			continue
+		}
+		if !ok {
+			db.Malformed = append(db.Malformed, n)
+			continue
+		}
+		e.Line = n
+		db.add(e)
+	}
+	return db
+}
+
+// add appends e and indexes its names and port where no earlier entry has
+// claimed them.
+func (db *DB) add(e Entry) {
+	i := len(db.Entries)
+	db.Entries = append(db.Entries, e)
+	if _, dup := db.byName[key{e.Name, e.Proto}]; !dup {
+		db.byName[key{e.Name, e.Proto}] = i
+	}
+	for _, a := range e.Aliases {
+		if _, dup := db.byName[key{a, e.Proto}]; !dup {
+			db.byName[key{a, e.Proto}] = i
+		}
+	}
+	if _, dup := db.byPort[portKey{e.Port, e.Proto}]; !dup {
+		db.byPort[portKey{e.Port, e.Proto}] = i
+	}
+}
+
+// Port returns the port of the service called name (its official name or
+// an alias) for proto, as getservbyname(name, proto) would.
+func (db *DB) Port(name, proto string) (port int, ok bool) {
+	i, ok := db.byName[key{name, proto}]
+	if !ok {
+		return 0, false
+	}
+	return db.Entries[i].Port, true
+}
+
+// Name returns the official name of the service on port/proto, as
+// getservbyport would.
+func (db *DB) Name(port int, proto string) (name string, ok bool) {
+	i, ok := db.byPort[portKey{port, proto}]
+	if !ok {
+		return "", false
+	}
+	return db.Entries[i].Name, true
+}
+
+// parseLine parses one line. blank reports a line with nothing but white
+// space and comment; ok reports a well-formed entry.
+func parseLine(line []byte) (e Entry, ok, blank bool) {
+	if i := bytes.IndexByte(line, '#'); i >= 0 {
+		line = line[:i]
+	}
+	fields := splitFields(line)
+	if len(fields) == 0 {
+		return e, false, true
+	}
+	if len(fields) < 2 {
+		return e, false, false
+	}
+	portProto := fields[1]
+	slash := bytes.IndexByte(portProto, '/')
+	if slash < 0 || slash == len(portProto)-1 || bytes.IndexByte(portProto[slash+1:], '/') >= 0 {
+		return e, false, false
+	}
+	port, ok := parsePort(portProto[:slash])
+	if !ok {
+		return e, false, false
+	}
+	e.Name = string(fields[0])
+	e.Port = port
+	e.Proto = string(portProto[slash+1:])
+	for _, a := range fields[2:] {
+		e.Aliases = append(e.Aliases, string(a))
+	}
+	return e, true, false
+}
+
+// parsePort parses a decimal port number 0..65535 with no sign, no base
+// prefix and no leading zeros.
+func parsePort(b []byte) (int, bool) {
+	if len(b) == 0 || len(b) > 5 || (b[0] == '0' && len(b) > 1) {
+		return 0, false
+	}
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, n <= 65535
+}
+
+// isSpace reports the bytes glibc's isspace accepts in the C locale; CR is
+// among them, which is what makes CRLF files work.
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'
+}
+
+// splitFields splits line at runs of white space.
+func splitFields(line []byte) [][]byte {
+	var fields [][]byte
+	for i := 0; i < len(line); {
+		for i < len(line) && isSpace(line[i]) {
+			i++
+		}
+		start := i
+		for i < len(line) && !isSpace(line[i]) {
+			i++
+		}
+		if i > start {
+			fields = append(fields, line[start:i])
+		}
+	}
+	return fields
+}
