@@ -1,0 +1,379 @@
+// Package config reads portreserve's configuration directory, by default
+// /etc/portreserve.
+//
+// Every regular file in the directory (symlinks followed) whose name
+// contains neither '.' nor '~' is a service's configuration; its file name
+// is the release name that portrelease uses, and must be a valid release
+// name (see ipc.CheckName). Files are read in name order. Each line holds
+// one entry:
+//
+//	ipp             a service name from the services database
+//	ipp/tcp         the same, for one protocol
+//	631             a port number, 1..65535, decimal
+//	631/udp
+//	600-610         a range of ports, LOW <= HIGH
+//	600-610/tcp
+//
+// Leading and trailing white space, blank lines and '#' comments (whole
+// line or trailing) are ignored; CRLF line ends are accepted. Without a
+// protocol, a port or range means both tcp and udp, and a service name
+// means each protocol for which the services database lists it (with
+// Debian's file, "ipp" is 631/tcp only). A name that resolves for neither
+// protocol is an error.
+//
+// Errors never stop the reader: a bad line is reported as FILE:LINE and
+// every other line still counts. A port listed twice by one name is held
+// once (a warning); a port claimed by two names is held once, by whichever
+// name comes first, and releasing either name frees it (a warning too).
+package config
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"portreserve/ipc"
+	"portreserve/services"
+)
+
+// DefaultDir is the configuration directory unless told otherwise.
+const DefaultDir = "/etc/portreserve"
+
+// MaxFileSize bounds one configuration file. A real one is a few lines;
+// a larger file is reported and skipped instead of being read into memory.
+const MaxFileSize = 1 << 20
+
+// Reservation is one (port, protocol) a release name asks to hold.
+type Reservation struct {
+	Name  string // release name: the file name
+	Port  uint16
+	Proto ipc.Proto
+	File  string // path of the file
+	Line  int    // line in the file
+}
+
+// Source returns "FILE:LINE".
+func (r *Reservation) Source() string {
+	return r.File + ":" + strconv.Itoa(r.Line)
+}
+
+// Problem is an error or warning about the configuration.
+type Problem struct {
+	File    string
+	Line    int // 0 when it is about the whole file or directory
+	Msg     string
+	Warning bool
+}
+
+// String formats p the way a compiler does: "FILE:LINE: message", with
+// "warning: " before the message of a warning.
+func (p Problem) String() string {
+	s := p.File
+	if p.Line > 0 {
+		s += ":" + strconv.Itoa(p.Line)
+	}
+	s += ": "
+	if p.Warning {
+		s += "warning: "
+	}
+	return s + p.Msg
+}
+
+// File is one configuration file that was read.
+type File struct {
+	Name string // release name
+	Path string
+}
+
+// Config is what Read found.
+type Config struct {
+	Dir          string
+	Files        []File        // service files, in name order
+	Reservations []Reservation // in file order, then line order
+	Problems     []Problem     // errors and warnings, in the order found
+	// Skipped lists the files skipped because their names contain '.'
+	// or '~' (editor backups, package-manager leftovers).
+	Skipped []string
+}
+
+// Errors counts the problems that are errors, not warnings.
+func (c *Config) Errors() int {
+	n := 0
+	for _, p := range c.Problems {
+		if !p.Warning {
+			n++
+		}
+	}
+	return n
+}
+
+// Names returns the release names in order.
+func (c *Config) Names() []string {
+	names := make([]string, len(c.Files))
+	for i, f := range c.Files {
+		names[i] = f.Name
+	}
+	return names
+}
+
+// claim records which reservation first claimed a (port, protocol).
+type claim struct {
+	name, source string
+}
+
+// reader carries the state of one Read.
+type reader struct {
+	cfg    *Config
+	db     *services.DB
+	dbErr  error
+	claims map[uint32]claim  // port<<8|proto: the first name to claim it
+	seen   map[uint32]string // port<<8|proto: FILE:LINE in the current file
+}
+
+// Read reads the configuration directory dir, resolving service names with
+// db; dbErr, if not nil, is why the services database could not be read
+// and is repeated in the message of every name that could not be resolved.
+// A directory that does not exist is an empty configuration. The error is
+// for a directory that exists but cannot be listed; problems with files
+// and lines are in Config.Problems.
+func Read(dir string, db *services.DB, dbErr error) (*Config, error) {
+	cfg := &Config{Dir: dir}
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return cfg, nil
+	}
+	if err != nil {
+		return cfg, err
+	}
+	if db == nil {
+		db = &services.DB{}
+	}
+	r := &reader{cfg: cfg, db: db, dbErr: dbErr, claims: map[uint32]claim{}}
+	for _, e := range entries {
+		r.readEntry(filepath.Join(dir, e.Name()), e.Name())
+	}
+	return cfg, nil
+}
+
+func (r *reader) problem(file string, line int, warning bool, msg string) {
+	r.cfg.Problems = append(r.cfg.Problems, Problem{File: file, Line: line, Msg: msg, Warning: warning})
+}
+
+// readEntry reads one directory entry, if it is a service file.
+func (r *reader) readEntry(path, name string) {
+	if strings.ContainsAny(name, ".~") {
+		r.cfg.Skipped = append(r.cfg.Skipped, path)
+		return
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		if _, lerr := os.Lstat(path); lerr == nil {
+			r.problem(path, 0, false, "dangling symbolic link, skipped")
+			return
+		}
+		r.problem(path, 0, false, errText(err))
+		return
+	}
+	if !fi.Mode().IsRegular() {
+		r.problem(path, 0, true, "not a regular file, skipped")
+		return
+	}
+	if err := ipc.CheckName(name); err != nil {
+		r.problem(path, 0, false, err.Error()+"; file skipped")
+		return
+	}
+	data, err := readFile(path)
+	if err != nil {
+		r.problem(path, 0, false, errText(err))
+		return
+	}
+	r.cfg.Files = append(r.cfg.Files, File{Name: name, Path: path})
+	r.parse(name, path, data)
+}
+
+// readFile reads at most MaxFileSize bytes of path.
+func readFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFileSize {
+		return nil, errors.New("larger than " + strconv.Itoa(MaxFileSize>>20) + " MiB, skipped")
+	}
+	return data, nil
+}
+
+// errText is err's message without the path, which the problem names.
+func errText(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Op + ": " + pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// parse reads the lines of one service file.
+func (r *reader) parse(name, path string, data []byte) {
+	r.seen = map[uint32]string{}
+	rest := string(data)
+	lineNo := 0
+	for len(rest) > 0 {
+		lineNo++
+		line, after, _ := strings.Cut(rest, "\n")
+		rest = after
+		if i := strings.IndexByte(line, '#'); i >= 0 {
+			line = line[:i]
+		}
+		line = strings.Trim(line, " \t\r\v\f")
+		if line == "" {
+			continue
+		}
+		r.parseEntry(name, path, lineNo, line)
+	}
+}
+
+// parseEntry handles one non-blank line.
+func (r *reader) parseEntry(name, path string, line int, text string) {
+	if strings.ContainsAny(text, " \t\v\f") {
+		r.problem(path, line, false, "more than one entry on the line: "+strconv.Quote(text)+"; write one per line")
+		return
+	}
+	spec, protoText, hasProto := strings.Cut(text, "/")
+	protos := []ipc.Proto{ipc.TCP, ipc.UDP}
+	if hasProto {
+		switch protoText {
+		case "tcp":
+			protos = []ipc.Proto{ipc.TCP}
+		case "udp":
+			protos = []ipc.Proto{ipc.UDP}
+		default:
+			r.problem(path, line, false, "unknown protocol "+strconv.Quote(protoText)+" in "+strconv.Quote(text)+": want tcp or udp")
+			return
+		}
+	}
+	if spec == "" {
+		r.problem(path, line, false, "missing port or service name before '/'")
+		return
+	}
+	add := func(port int, proto ipc.Proto) {
+		r.add(Reservation{Name: name, Port: uint16(port), Proto: proto, File: path, Line: line})
+	}
+	if low, high, isNum, msg := parseRange(spec); isNum {
+		if msg != "" {
+			r.problem(path, line, false, msg)
+			return
+		}
+		for _, proto := range protos {
+			for p := low; p <= high; p++ {
+				add(p, proto)
+			}
+		}
+		return
+	}
+	found := false
+	for _, proto := range protos {
+		if port, ok := r.db.Port(spec, proto.String()); ok {
+			if port == 0 {
+				r.problem(path, line, false, "service "+spec+" is port 0 in "+r.source()+"; port 0 cannot be held")
+				continue
+			}
+			add(port, proto)
+			found = true
+		}
+	}
+	if found {
+		return
+	}
+	msg := "unknown service " + strconv.Quote(spec)
+	if hasProto {
+		msg += " for " + protoText
+	}
+	msg += " (not in " + r.source() + ")"
+	if r.dbErr != nil {
+		msg += ": " + r.dbErr.Error()
+	}
+	r.problem(path, line, false, msg)
+}
+
+// source names the services database for messages.
+func (r *reader) source() string {
+	if r.db.Source == "" {
+		return "the services database"
+	}
+	return r.db.Source
+}
+
+// parseRange reads "PORT" or "LOW-HIGH". isNum reports whether spec is
+// meant as a number (it starts with a digit or a sign) rather than a
+// service name; msg is the problem with it, if any.
+func parseRange(spec string) (low, high int, isNum bool, msg string) {
+	if spec[0] != '+' && spec[0] != '-' && (spec[0] < '0' || spec[0] > '9') {
+		return 0, 0, false, ""
+	}
+	lowText, highText, isRange := strings.Cut(spec, "-")
+	if spec[0] == '-' {
+		return 0, 0, true, "bad port " + strconv.Quote(spec) + ": no sign allowed"
+	}
+	low, msg = parsePort(lowText)
+	if msg != "" {
+		return 0, 0, true, msg
+	}
+	if !isRange {
+		return low, low, true, ""
+	}
+	high, msg = parsePort(highText)
+	if msg != "" {
+		return 0, 0, true, msg
+	}
+	if low > high {
+		return 0, 0, true, "bad port range " + strconv.Quote(spec) + ": " + lowText + " is above " + highText
+	}
+	return low, high, true, ""
+}
+
+// parsePort reads a decimal port 1..65535.
+func parsePort(s string) (int, string) {
+	if s == "" {
+		return 0, "missing port number"
+	}
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return 0, "bad port " + strconv.Quote(s) + ": decimal digits only"
+		}
+	}
+	if len(s) > 1 && s[0] == '0' {
+		return 0, "bad port " + strconv.Quote(s) + ": leading zero"
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 65535 {
+		return 0, "port " + s + " out of range 1-65535"
+	}
+	return n, ""
+}
+
+// add records a reservation unless its name already has the port; a port
+// another name has claimed is recorded for both names and reported.
+func (r *reader) add(res Reservation) {
+	k := uint32(res.Port)<<8 | uint32(res.Proto)
+	portText := strconv.Itoa(int(res.Port)) + "/" + res.Proto.String()
+	if src, ok := r.seen[k]; ok {
+		r.problem(res.File, res.Line, true, portText+" already listed at "+src)
+		return
+	}
+	r.seen[k] = res.Source()
+	if c, ok := r.claims[k]; ok {
+		r.problem(res.File, res.Line, true, portText+" is also claimed by "+c.name+" ("+c.source+"); held once, released by either name")
+	} else {
+		r.claims[k] = claim{name: res.Name, source: res.Source()}
+	}
+	r.cfg.Reservations = append(r.cfg.Reservations, res)
+}

@@ -1,0 +1,235 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+
+	"portreserve/ipc"
+	"portreserve/services"
+)
+
+// res is a compact reservation for comparisons: "name port/proto line".
+func res(c *Config) []string {
+	var out []string
+	for _, r := range c.Reservations {
+		out = append(out, r.Name+" "+strconv.Itoa(int(r.Port))+"/"+r.Proto.String()+" "+strconv.Itoa(r.Line))
+	}
+	return out
+}
+
+// problems returns the problems as strings with dir replaced by "D".
+func problems(c *Config, dir string) []string {
+	var out []string
+	for _, p := range c.Problems {
+		out = append(out, strings.ReplaceAll(p.String(), dir, "D"))
+	}
+	return out
+}
+
+// writeDir creates a configuration directory holding files.
+func writeDir(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func debian(t *testing.T) *services.DB {
+	t.Helper()
+	db, err := services.Load("../../services/netbase-services")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+func TestLines(t *testing.T) {
+	for _, tt := range []struct {
+		desc     string
+		text     string
+		res      []string
+		problems []string
+	}{
+		{"service name, tcp only in Debian's file", "ipp\n", []string{"f 631/tcp 1"}, nil},
+		{"service name in both protocols", "sunrpc", []string{"f 111/tcp 1", "f 111/udp 1"}, nil},
+		{"alias", "portmapper/udp", []string{"f 111/udp 1"}, nil},
+		{"service with protocol", "ipp/tcp\n", []string{"f 631/tcp 1"}, nil},
+		{"port means both", "631\n", []string{"f 631/tcp 1", "f 631/udp 1"}, nil},
+		{"port with protocol", "631/udp", []string{"f 631/udp 1"}, nil},
+		{"range", "600-602/tcp", []string{"f 600/tcp 1", "f 601/tcp 1", "f 602/tcp 1"}, nil},
+		{"range of one", "7-7/udp", []string{"f 7/udp 1"}, nil},
+		{"range both", "1-2", []string{"f 1/tcp 1", "f 2/tcp 1", "f 1/udp 1", "f 2/udp 1"}, nil},
+		{"limits", "1/tcp\n65535/tcp", []string{"f 1/tcp 1", "f 65535/tcp 2"}, nil},
+		{"comments and blanks", "# cups\n\n  ipp  # printing\n\t\n#x\n", []string{"f 631/tcp 3"}, nil},
+		{"CRLF", "ipp\r\n636/tcp\r\n", []string{"f 631/tcp 1", "f 636/tcp 2"}, nil},
+		{"no final newline", "ipp", []string{"f 631/tcp 1"}, nil},
+		{"unknown service", "nosuch\nipp", []string{"f 631/tcp 2"},
+			[]string{`D/f:1: unknown service "nosuch" (not in ../../services/netbase-services)`}},
+		{"no udp entry", "ipp/udp\n", nil,
+			[]string{`D/f:1: unknown service "ipp" for udp (not in ../../services/netbase-services)`}},
+		{"case-sensitive", "IPP", nil,
+			[]string{`D/f:1: unknown service "IPP" (not in ../../services/netbase-services)`}},
+		{"port 0", "0/tcp\n631/tcp", []string{"f 631/tcp 2"}, []string{"D/f:1: port 0 out of range 1-65535"}},
+		{"port 65536", "65536", nil, []string{"D/f:1: port 65536 out of range 1-65535"}},
+		{"port 70000 does not wrap", "70000/tcp", nil, []string{"D/f:1: port 70000 out of range 1-65535"}},
+		{"huge port", "99999999999999999999999", nil, []string{"D/f:1: port 99999999999999999999999 out of range 1-65535"}},
+		{"hex", "0x277", nil, []string{`D/f:1: bad port "0x277": decimal digits only`}},
+		{"leading zero", "0631", nil, []string{`D/f:1: bad port "0631": leading zero`}},
+		{"plus sign", "+631", nil, []string{`D/f:1: bad port "+631": decimal digits only`}},
+		{"minus sign", "-631", nil, []string{`D/f:1: bad port "-631": no sign allowed`}},
+		{"reversed range", "610-600", nil, []string{`D/f:1: bad port range "610-600": 610 is above 600`}},
+		{"open range", "600-", nil, []string{"D/f:1: missing port number"}},
+		{"range out of range", "65530-65536", nil, []string{"D/f:1: port 65536 out of range 1-65535"}},
+		{"bad protocol", "631/sctp", nil, []string{`D/f:1: unknown protocol "sctp" in "631/sctp": want tcp or udp`}},
+		{"empty protocol", "631/", nil, []string{`D/f:1: unknown protocol "" in "631/": want tcp or udp`}},
+		{"upper-case protocol", "631/TCP", nil, []string{`D/f:1: unknown protocol "TCP" in "631/TCP": want tcp or udp`}},
+		{"no port", "/tcp", nil, []string{"D/f:1: missing port or service name before '/'"}},
+		{"two entries on a line", "ipp 636\n993/tcp", []string{"f 993/tcp 2"},
+			[]string{`D/f:1: more than one entry on the line: "ipp 636"; write one per line`}},
+		{"duplicate in one file", "ipp\n631/tcp\n", []string{"f 631/tcp 1"},
+			[]string{"D/f:2: warning: 631/tcp already listed at D/f:1"}},
+		{"errors keep the other lines", "bad!\nipp\n70000\nldaps\n", []string{"f 631/tcp 2", "f 636/tcp 4", "f 636/udp 4"},
+			[]string{`D/f:1: unknown service "bad!" (not in ../../services/netbase-services)`, "D/f:3: port 70000 out of range 1-65535"}},
+	} {
+		dir := writeDir(t, map[string]string{"f": tt.text})
+		cfg, err := Read(dir, debian(t), nil)
+		if err != nil {
+			t.Fatalf("%s: Read = %v", tt.desc, err)
+		}
+		if got := res(cfg); !reflect.DeepEqual(got, tt.res) {
+			t.Errorf("%s: Read(%q) reservations = %q; want %q", tt.desc, tt.text, got, tt.res)
+		}
+		if got := problems(cfg, dir); !reflect.DeepEqual(got, tt.problems) {
+			t.Errorf("%s: Read(%q) problems = %q; want %q", tt.desc, tt.text, got, tt.problems)
+		}
+	}
+}
+
+func TestFiles(t *testing.T) {
+	dir := writeDir(t, map[string]string{
+		"cups":           "ipp\n",
+		"ldap":           "ldaps/tcp\n",
+		"cups.dpkg-old":  "999\n",
+		"ldap~":          "998\n",
+		".hidden":        "997\n",
+		"nfs-server":     "2049/tcp\n",
+		"Bad Name":       "996\n",
+		"imap":           "imaps\n631/tcp\n",
+		"a-64-byte-name": "",
+	})
+	if err := os.Mkdir(filepath.Join(dir, "subdir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("cups", filepath.Join(dir, "cupslink")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("nowhere", filepath.Join(dir, "dangling")); err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("x", 65)
+	if err := os.WriteFile(filepath.Join(dir, long), []byte("995\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Read(dir, debian(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantNames := []string{"a-64-byte-name", "cups", "cupslink", "imap", "ldap", "nfs-server"}
+	if got := cfg.Names(); !reflect.DeepEqual(got, wantNames) {
+		t.Errorf("Names() = %q; want %q", got, wantNames)
+	}
+	wantRes := []string{"cups 631/tcp 1", "cupslink 631/tcp 1", "imap 993/tcp 1", "imap 631/tcp 2",
+		"ldap 636/tcp 1", "nfs-server 2049/tcp 1"}
+	if got := res(cfg); !reflect.DeepEqual(got, wantRes) {
+		t.Errorf("reservations = %q; want %q", got, wantRes)
+	}
+	wantProblems := []string{
+		`D/Bad Name: bad release name "Bad Name": byte 0x20 is not allowed; file skipped`,
+		"D/cupslink:1: warning: 631/tcp is also claimed by cups (D/cups:1); held once, released by either name",
+		"D/dangling: dangling symbolic link, skipped",
+		"D/imap:2: warning: 631/tcp is also claimed by cups (D/cups:1); held once, released by either name",
+		"D/subdir: warning: not a regular file, skipped",
+		`D/` + long + `: bad release name "` + long + `": longer than 64 bytes; file skipped`,
+	}
+	if got := problems(cfg, dir); !reflect.DeepEqual(got, wantProblems) {
+		t.Errorf("problems =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(wantProblems, "\n"))
+	}
+	if cfg.Errors() != 3 {
+		t.Errorf("Errors() = %d; want 3", cfg.Errors())
+	}
+	wantSkipped := []string{filepath.Join(dir, ".hidden"), filepath.Join(dir, "cups.dpkg-old"), filepath.Join(dir, "ldap~")}
+	if !reflect.DeepEqual(cfg.Skipped, wantSkipped) {
+		t.Errorf("Skipped = %q; want %q", cfg.Skipped, wantSkipped)
+	}
+}
+
+func TestSource(t *testing.T) {
+	r := Reservation{Name: "cups", Port: 631, Proto: ipc.TCP, File: "/etc/portreserve/cups", Line: 3}
+	if got := r.Source(); got != "/etc/portreserve/cups:3" {
+		t.Errorf("Source() = %q; want /etc/portreserve/cups:3", got)
+	}
+}
+
+func TestMissingDirectoryIsEmpty(t *testing.T) {
+	cfg, err := Read(filepath.Join(t.TempDir(), "none"), debian(t), nil)
+	if err != nil || len(cfg.Reservations) != 0 || len(cfg.Problems) != 0 {
+		t.Errorf("Read(missing dir) = %+v, %v; want empty, nil", cfg, err)
+	}
+}
+
+func TestUnreadable(t *testing.T) {
+	dir := writeDir(t, map[string]string{"big": strings.Repeat("# padding\n", MaxFileSize/10+1), "ok": "ipp"})
+	if _, err := Read(filepath.Join(dir, "ok"), debian(t), nil); err == nil {
+		t.Errorf("Read(a file, not a directory) = nil error; want an error")
+	}
+	cfg, err := Read(dir, debian(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"D/big: larger than 1 MiB, skipped"}
+	if got := problems(cfg, dir); !reflect.DeepEqual(got, want) {
+		t.Errorf("problems = %q; want %q", got, want)
+	}
+	if got := res(cfg); !reflect.DeepEqual(got, []string{"ok 631/tcp 1"}) {
+		t.Errorf("reservations = %q; want the other file's", got)
+	}
+	if os.Geteuid() != 0 {
+		if err := os.Chmod(filepath.Join(dir, "big"), 0); err != nil {
+			t.Fatal(err)
+		}
+		cfg, _ := Read(dir, debian(t), nil)
+		want := []string{"D/big: open: permission denied"}
+		if got := problems(cfg, dir); !reflect.DeepEqual(got, want) {
+			t.Errorf("problems = %q; want %q", got, want)
+		}
+	}
+}
+
+func TestServicesError(t *testing.T) {
+	dir := writeDir(t, map[string]string{"cups": "ipp\n631/tcp\n"})
+	cfg, _ := Read(dir, nil, os.ErrPermission)
+	want := []string{`D/cups:1: unknown service "ipp" (not in the services database): permission denied`}
+	if got := problems(cfg, dir); !reflect.DeepEqual(got, want) {
+		t.Errorf("problems = %q; want %q", got, want)
+	}
+	if got := res(cfg); !reflect.DeepEqual(got, []string{"cups 631/tcp 2"}) {
+		t.Errorf("reservations = %q; want numeric ports to work without a services database", got)
+	}
+}
+
+func BenchmarkRead(b *testing.B) {
+	dir := b.TempDir()
+	os.WriteFile(filepath.Join(dir, "range"), []byte("20000-29999/tcp\n"), 0o644)
+	db := services.Default()
+	for i := 0; i < b.N; i++ {
+		Read(dir, db, nil)
+	}
+}
