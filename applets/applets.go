@@ -1,0 +1,221 @@
+// Package applets dispatches a multicall binary to its applets, the way
+// busybox does.
+//
+// The applet is chosen by the base name of argv[0], with a leading '-'
+// removed (login shells and some init systems prepend one) and symbolic
+// links not resolved: the name is the one the binary was called by. Under
+// a name that is not an applet, the binary takes the applet's name as its
+// first argument ("BINARY APPLET [ARGS]") and also answers:
+//
+//	BINARY --list               the applets, one per line
+//	BINARY --install [-s] [DIR] a hard link (symbolic with -s) to the
+//	                            binary for each applet in DIR (default
+//	                            /usr/sbin); existing entries are left alone
+//	BINARY --help [APPLET]      usage and the applet list, or an applet's
+//	                            help
+//
+// The main applet (the first in the list, whose name the binary is
+// installed under) answers --list and --install as its first argument too,
+// so that an installed binary can list and install its own links.
+package applets
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Applet is one command of the multicall binary.
+type Applet struct {
+	Name    string
+	Summary string // one line for the applet list
+	// Main runs the applet; args[0] is the applet's name. It returns
+	// the exit status.
+	Main func(args []string) int
+}
+
+// DefaultInstallDir is where --install puts links when given no directory.
+const DefaultInstallDir = "/usr/sbin"
+
+// Multicall is a binary holding several applets.
+type Multicall struct {
+	Applets []Applet  // the first is the main applet
+	Stdout  io.Writer // os.Stdout when nil
+	Stderr  io.Writer // os.Stderr when nil
+	// Executable returns the path of the running binary, for --install;
+	// os.Executable (/proc/self/exe) when nil.
+	Executable func() (string, error)
+}
+
+func (m *Multicall) stdout() io.Writer {
+	if m.Stdout == nil {
+		return os.Stdout
+	}
+	return m.Stdout
+}
+
+func (m *Multicall) stderr() io.Writer {
+	if m.Stderr == nil {
+		return os.Stderr
+	}
+	return m.Stderr
+}
+
+// Find returns the applet called name.
+func (m *Multicall) Find(name string) *Applet {
+	for i := range m.Applets {
+		if m.Applets[i].Name == name {
+			return &m.Applets[i]
+		}
+	}
+	return nil
+}
+
+// AppletName returns the applet name argv0 selects: its base name without
+// a leading '-'.
+func AppletName(argv0 string) string {
+	return strings.TrimPrefix(filepath.Base(argv0), "-")
+}
+
+// Main runs the applet argv selects and returns the exit status.
+func (m *Multicall) Main(argv []string) int {
+	if len(argv) == 0 {
+		argv = []string{""}
+	}
+	self := AppletName(argv[0])
+	if a := m.Find(self); a != nil {
+		if len(m.Applets) > 0 && a == &m.Applets[0] && len(argv) > 1 && (argv[1] == "--list" || argv[1] == "--install") {
+			return m.builtin(argv[0], argv[1:])
+		}
+		argv[0] = self
+		return a.Main(argv)
+	}
+	if len(argv) < 2 {
+		io.WriteString(m.stderr(), m.usage(self))
+		return 2
+	}
+	if strings.HasPrefix(argv[1], "-") {
+		return m.builtin(argv[0], argv[1:])
+	}
+	a := m.Find(argv[1])
+	if a == nil {
+		io.WriteString(m.stderr(), argv[1]+": applet not found\n")
+		return 1
+	}
+	return a.Main(argv[1:])
+}
+
+// builtin runs the binary's own options: --list, --install, --help.
+func (m *Multicall) builtin(argv0 string, args []string) int {
+	switch args[0] {
+	case "--list":
+		if len(args) > 1 {
+			break
+		}
+		for _, a := range m.Applets {
+			io.WriteString(m.stdout(), a.Name+"\n")
+		}
+		return 0
+	case "--help", "-h":
+		if len(args) == 1 {
+			io.WriteString(m.stdout(), m.usage(AppletName(argv0)))
+			return 0
+		}
+		if a := m.Find(args[1]); a != nil && len(args) == 2 {
+			return a.Main([]string{a.Name, "--help"})
+		}
+		if len(args) == 2 {
+			io.WriteString(m.stderr(), args[1]+": applet not found\n")
+			return 1
+		}
+	case "--install":
+		return m.install(args[1:])
+	}
+	io.WriteString(m.stderr(), AppletName(argv0)+": unknown option "+strings.Join(args, " ")+"\n"+m.usage(AppletName(argv0)))
+	return 2
+}
+
+// usage is the binary's own help text.
+func (m *Multicall) usage(self string) string {
+	if self == "" {
+		self = "portreserve"
+	}
+	s := "usage: " + self + " APPLET [ARGS...]\n" +
+		"       " + self + " --list\n" +
+		"       " + self + " --install [-s] [DIR]\n" +
+		"       " + self + " --help [APPLET]\n" +
+		"\nA multicall binary: called by an applet's name (a link to it), it runs\n" +
+		"that applet. --install makes hard links (symbolic with -s) named after the\n" +
+		"applets in DIR (default " + DefaultInstallDir + "), leaving existing entries alone.\n" +
+		"\nApplets:\n"
+	for _, a := range m.Applets {
+		s += "  " + a.Name + strings.Repeat(" ", max(1, 20-len(a.Name))) + a.Summary + "\n"
+	}
+	return s
+}
+
+// install implements --install [-s] [DIR].
+func (m *Multicall) install(args []string) int {
+	symlink := false
+	var dirs []string
+	for _, a := range args {
+		switch {
+		case a == "-s":
+			symlink = true
+		case strings.HasPrefix(a, "-"):
+			io.WriteString(m.stderr(), "--install: unknown option "+a+"\nusage: --install [-s] [DIR]\n")
+			return 2
+		default:
+			dirs = append(dirs, a)
+		}
+	}
+	if len(dirs) > 1 {
+		io.WriteString(m.stderr(), "--install: one directory at most\nusage: --install [-s] [DIR]\n")
+		return 2
+	}
+	dir := DefaultInstallDir
+	if len(dirs) == 1 {
+		dir = dirs[0]
+	}
+	exe, err := m.executable()
+	if err != nil {
+		io.WriteString(m.stderr(), "--install: cannot find the binary's own path: "+err.Error()+"\n")
+		return 1
+	}
+	status := 0
+	for _, a := range m.Applets {
+		link := filepath.Join(dir, a.Name)
+		if _, err := os.Lstat(link); err == nil {
+			io.WriteString(m.stderr(), link+": exists, left alone\n")
+			continue
+		}
+		if symlink {
+			err = os.Symlink(exe, link)
+		} else {
+			err = os.Link(exe, link)
+		}
+		if err != nil {
+			io.WriteString(m.stderr(), "--install: "+err.Error()+"\n")
+			status = 1
+		}
+	}
+	return status
+}
+
+// executable returns the absolute path of the running binary.
+func (m *Multicall) executable() (string, error) {
+	if m.Executable != nil {
+		return m.Executable()
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	if !filepath.IsAbs(exe) {
+		return "", &fs.PathError{Op: "executable", Path: exe, Err: errors.New("not an absolute path")}
+	}
+	return exe, nil
+}

@@ -1,0 +1,194 @@
+// Package cmdline parses command-line options for the applets, by hand, so
+// that the binary does without the flag package.
+//
+// It accepts what getopt_long users expect: short options ("-f"), grouped
+// short options ("-fq"), a short option's argument attached or separate
+// ("-t5", "-t 5"), long options with "=" or a separate argument
+// ("--timeout=5", "--timeout 5"), options before or after operands, and
+// "--" to end the options. A lone "-" is an operand. "-h" and "--help" are
+// always known and make Parse return ErrHelp.
+package cmdline
+
+import (
+	"errors"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ErrHelp is returned by Parse when the user asked for --help.
+var ErrHelp = errors.New("help requested")
+
+// UsageError is a mistake on the command line.
+type UsageError struct {
+	Msg string
+}
+
+func (e *UsageError) Error() string { return e.Msg }
+
+// Set is the options one applet accepts.
+type Set struct {
+	Name   string    // the applet's name, for messages
+	Usage  string    // the usage text printed by --help and on errors
+	Stdout io.Writer // for --help; os.Stdout when nil
+	Stderr io.Writer // for errors; os.Stderr when nil
+	opts   []*option
+}
+
+type option struct {
+	short byte
+	long  string
+	arg   bool                 // takes an argument
+	set   func(v string) error // called with the argument ("" for flags)
+}
+
+// New returns an empty Set for the applet name with the given usage text.
+func New(name, usage string) *Set {
+	return &Set{Name: name, Usage: usage}
+}
+
+// Flag defines a boolean option; short may be 0 and long "" for none.
+func (s *Set) Flag(short byte, long string, p *bool) {
+	s.opts = append(s.opts, &option{short: short, long: long, set: func(string) error { *p = true; return nil }})
+}
+
+// String defines an option with a string argument.
+func (s *Set) String(short byte, long string, p *string) {
+	s.opts = append(s.opts, &option{short: short, long: long, arg: true, set: func(v string) error { *p = v; return nil }})
+}
+
+// Int defines an option with a non-negative decimal integer argument.
+func (s *Set) Int(short byte, long string, p *int) {
+	s.opts = append(s.opts, &option{short: short, long: long, arg: true, set: func(v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return errors.New("want a non-negative whole number")
+		}
+		*p = n
+		return nil
+	}})
+}
+
+// Seconds defines an option whose argument is a duration in seconds, with
+// an optional fraction ("5", "0.5").
+func (s *Set) Seconds(short byte, long string, p *time.Duration) {
+	s.opts = append(s.opts, &option{short: short, long: long, arg: true, set: func(v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 || f > 1e6 {
+			return errors.New("want a number of seconds greater than 0")
+		}
+		*p = time.Duration(f * float64(time.Second))
+		return nil
+	}})
+}
+
+// Parse parses args (without the program name) and returns the operands.
+func (s *Set) Parse(args []string) ([]string, error) {
+	var operands []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return append(operands, args[i+1:]...), nil
+		case a == "--help" || a == "-h":
+			return nil, ErrHelp
+		case strings.HasPrefix(a, "--"):
+			name, val, hasVal := strings.Cut(a[2:], "=")
+			o := s.long(name)
+			if o == nil {
+				return nil, &UsageError{"unknown option --" + name}
+			}
+			if !o.arg {
+				if hasVal {
+					return nil, &UsageError{"option --" + name + " takes no argument"}
+				}
+				o.set("")
+				continue
+			}
+			if !hasVal {
+				if i+1 >= len(args) {
+					return nil, &UsageError{"option --" + name + " needs an argument"}
+				}
+				i++
+				val = args[i]
+			}
+			if err := o.set(val); err != nil {
+				return nil, &UsageError{"option --" + name + " " + strconv.Quote(val) + ": " + err.Error()}
+			}
+		case len(a) > 1 && a[0] == '-':
+			for j := 1; j < len(a); j++ {
+				c := a[j]
+				if c == 'h' {
+					return nil, ErrHelp
+				}
+				o := s.short(c)
+				if o == nil {
+					return nil, &UsageError{"unknown option -" + string(c)}
+				}
+				if !o.arg {
+					o.set("")
+					continue
+				}
+				val := a[j+1:]
+				if val == "" {
+					if i+1 >= len(args) {
+						return nil, &UsageError{"option -" + string(c) + " needs an argument"}
+					}
+					i++
+					val = args[i]
+				}
+				if err := o.set(val); err != nil {
+					return nil, &UsageError{"option -" + string(c) + " " + strconv.Quote(val) + ": " + err.Error()}
+				}
+				break
+			}
+		default:
+			operands = append(operands, a)
+		}
+	}
+	return operands, nil
+}
+
+func (s *Set) long(name string) *option {
+	for _, o := range s.opts {
+		if o.long != "" && o.long == name {
+			return o
+		}
+	}
+	return nil
+}
+
+func (s *Set) short(c byte) *option {
+	for _, o := range s.opts {
+		if o.short != 0 && o.short == c {
+			return o
+		}
+	}
+	return nil
+}
+
+// Help prints the usage on stdout and returns exit status 0.
+func (s *Set) Help() int {
+	w := s.Stdout
+	if w == nil {
+		w = os.Stdout
+	}
+	io.WriteString(w, s.Usage)
+	return 0
+}
+
+// Fail reports a usage error and returns exit status 2; for ErrHelp it
+// prints the help and returns 0 instead.
+func (s *Set) Fail(err error) int {
+	if err == ErrHelp {
+		return s.Help()
+	}
+	w := s.Stderr
+	if w == nil {
+		w = os.Stderr
+	}
+	io.WriteString(w, s.Name+": "+err.Error()+"\n"+s.Usage)
+	return 2
+}

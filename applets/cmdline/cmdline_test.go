@@ -1,0 +1,104 @@
+package cmdline
+
+import (
+	"bytes"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+type opts struct {
+	f, q    bool
+	s       string
+	n       int
+	timeout time.Duration
+}
+
+func newSet(o *opts) *Set {
+	s := New("t", "usage: t [-fq] [-s PATH] [-n N] [-t SECONDS] ARGS\n")
+	s.Flag('f', "foreground", &o.f)
+	s.Flag('q', "", &o.q)
+	s.String('s', "socket", &o.s)
+	s.Int('n', "notify-fd", &o.n)
+	s.Seconds('t', "timeout", &o.timeout)
+	return s
+}
+
+func TestParse(t *testing.T) {
+	for _, tt := range []struct {
+		args     []string
+		want     opts
+		operands []string
+	}{
+		{nil, opts{}, nil},
+		{[]string{"-f"}, opts{f: true}, nil},
+		{[]string{"-fq", "a"}, opts{f: true, q: true}, []string{"a"}},
+		{[]string{"-s", "/x", "a", "b"}, opts{s: "/x"}, []string{"a", "b"}},
+		{[]string{"-s/x"}, opts{s: "/x"}, nil},
+		{[]string{"-qs/x"}, opts{q: true, s: "/x"}, nil},
+		{[]string{"--socket=/x"}, opts{s: "/x"}, nil},
+		{[]string{"--socket", "/x"}, opts{s: "/x"}, nil},
+		{[]string{"--socket="}, opts{s: ""}, nil},
+		{[]string{"a", "-f", "b"}, opts{f: true}, []string{"a", "b"}},
+		{[]string{"-n", "3"}, opts{n: 3}, nil},
+		{[]string{"-t", "2.5"}, opts{timeout: 2500 * time.Millisecond}, nil},
+		{[]string{"--timeout=1"}, opts{timeout: time.Second}, nil},
+		{[]string{"--", "-f", "--socket"}, opts{}, []string{"-f", "--socket"}},
+		{[]string{"-"}, opts{}, []string{"-"}},
+		{[]string{"*"}, opts{}, []string{"*"}},
+	} {
+		var o opts
+		operands, err := newSet(&o).Parse(tt.args)
+		if err != nil || o != tt.want || !reflect.DeepEqual(operands, tt.operands) {
+			t.Errorf("Parse(%q) = %+v, %q, %v; want %+v, %q, nil", tt.args, o, operands, err, tt.want, tt.operands)
+		}
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"-x"}, "unknown option -x"},
+		{[]string{"--nope"}, "unknown option --nope"},
+		{[]string{"-s"}, "option -s needs an argument"},
+		{[]string{"--socket"}, "option --socket needs an argument"},
+		{[]string{"--foreground=yes"}, "option --foreground takes no argument"},
+		{[]string{"-n", "x"}, `option -n "x": want a non-negative whole number`},
+		{[]string{"-n", "-1"}, `option -n "-1": want a non-negative whole number`},
+		{[]string{"-t", "0"}, `option -t "0": want a number of seconds greater than 0`},
+		{[]string{"--timeout=abc"}, `option --timeout "abc": want a number of seconds greater than 0`},
+	} {
+		var o opts
+		_, err := newSet(&o).Parse(tt.args)
+		if err == nil || err.Error() != tt.msg {
+			t.Errorf("Parse(%q) = %v; want %q", tt.args, err, tt.msg)
+		}
+	}
+}
+
+func TestHelp(t *testing.T) {
+	for _, args := range [][]string{{"-h"}, {"--help"}, {"-fh"}, {"a", "--help"}} {
+		var o opts
+		if _, err := newSet(&o).Parse(args); err != ErrHelp {
+			t.Errorf("Parse(%q) = %v; want ErrHelp", args, err)
+		}
+	}
+}
+
+func TestFail(t *testing.T) {
+	var o opts
+	s := newSet(&o)
+	var out, errOut bytes.Buffer
+	s.Stdout, s.Stderr = &out, &errOut
+	if code := s.Fail(ErrHelp); code != 0 || !strings.HasPrefix(out.String(), "usage: t") || errOut.Len() != 0 {
+		t.Errorf("Fail(ErrHelp) = %d, stdout %q, stderr %q; want 0, usage on stdout", code, out.String(), errOut.String())
+	}
+	out.Reset()
+	_, err := s.Parse([]string{"-x"})
+	if code := s.Fail(err); code != 2 || out.Len() != 0 || !strings.HasPrefix(errOut.String(), "t: unknown option -x\nusage: t") {
+		t.Errorf("Fail(usage error) = %d, stdout %q, stderr %q; want 2, message and usage on stderr", code, out.String(), errOut.String())
+	}
+}
