@@ -26,6 +26,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // Applet is one command of the multicall binary.
@@ -188,17 +190,19 @@ func (m *Multicall) install(args []string) int {
 	status := 0
 	for _, a := range m.Applets {
 		link := filepath.Join(dir, a.Name)
-		if _, err := os.Lstat(link); err == nil {
+		var st unix.Stat_t
+		if unix.Lstat(link, &st) == nil {
 			io.WriteString(m.stderr(), link+": exists, left alone\n")
 			continue
 		}
+		op := "link"
 		if symlink {
-			err = os.Symlink(exe, link)
+			op, err = "symlink", unix.Symlink(exe, link)
 		} else {
-			err = os.Link(exe, link)
+			err = unix.Link(exe, link)
 		}
 		if err != nil {
-			io.WriteString(m.stderr(), "--install: "+err.Error()+"\n")
+			io.WriteString(m.stderr(), "--install: "+op+" "+exe+" "+link+": "+err.Error()+"\n")
 			status = 1
 		}
 	}

@@ -52,7 +52,6 @@
 package ipc
 
 import (
-	"encoding/binary"
 	"errors"
 	"strconv"
 )
@@ -243,7 +242,24 @@ func StatusOf(err error) Status {
 	return StatusBadRequest
 }
 
-var be = binary.BigEndian
+// be reads and writes big-endian integers. It stands in for
+// encoding/binary, which would bring the reflect package into the binary
+// for four one-line functions.
+var be bigEndian
+
+type bigEndian struct{}
+
+func (bigEndian) Uint16(b []byte) uint16 { return uint16(b[0])<<8 | uint16(b[1]) }
+
+func (bigEndian) Uint32(b []byte) uint32 {
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
+
+func (bigEndian) PutUint16(b []byte, v uint16) { b[0], b[1] = byte(v>>8), byte(v) }
+
+func (bigEndian) PutUint32(b []byte, v uint32) {
+	b[0], b[1], b[2], b[3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
+}
 
 // Marshal encodes r. A name longer than the name field is cut; callers
 // check names with CheckName first.

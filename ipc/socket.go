@@ -51,8 +51,9 @@ func Listen(path string) (int, error) {
 	if err == unix.EADDRINUSE && stale(sa) {
 		// Remove the dead daemon's socket, and nothing else: Lstat
 		// makes sure it is a socket, not a file someone put there.
-		if fi, lerr := os.Lstat(path); lerr == nil && fi.Mode()&os.ModeSocket != 0 {
-			os.Remove(path)
+		var st unix.Stat_t
+		if unix.Lstat(path, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFSOCK {
+			unix.Unlink(path)
 		}
 		err = unix.Bind(fd, sa)
 	}

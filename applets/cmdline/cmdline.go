@@ -75,13 +75,44 @@ func (s *Set) Int(short byte, long string, p *int) {
 // an optional fraction ("5", "0.5").
 func (s *Set) Seconds(short byte, long string, p *time.Duration) {
 	s.opts = append(s.opts, &option{short: short, long: long, arg: true, set: func(v string) error {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f <= 0 || f > 1e6 {
+		d, ok := parseSeconds(v)
+		if !ok || d <= 0 {
 			return errors.New("want a number of seconds greater than 0")
 		}
-		*p = time.Duration(f * float64(time.Second))
+		*p = d
 		return nil
 	}})
+}
+
+// maxSeconds bounds a Seconds option, far below time.Duration's limit.
+const maxSeconds = 1000000
+
+// parseSeconds reads "S" or "S.F" (decimal, up to nanoseconds). It is
+// written out because strconv.ParseFloat would add 16 kB to the binary
+// for one option.
+func parseSeconds(v string) (time.Duration, bool) {
+	whole, frac, _ := strings.Cut(v, ".")
+	if whole == "" && frac == "" || len(frac) > 9 {
+		return 0, false
+	}
+	var sec, ns int64
+	for _, c := range []byte(whole) {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		if sec = sec*10 + int64(c-'0'); sec > maxSeconds {
+			return 0, false
+		}
+	}
+	scale := int64(time.Second)
+	for _, c := range []byte(frac) {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		scale /= 10
+		ns += int64(c-'0') * scale
+	}
+	return time.Duration(sec)*time.Second + time.Duration(ns), true
 }
 
 // Parse parses args (without the program name) and returns the operands.

@@ -44,6 +44,9 @@ func TestParse(t *testing.T) {
 		{[]string{"-n", "3"}, opts{n: 3}, nil},
 		{[]string{"-t", "2.5"}, opts{timeout: 2500 * time.Millisecond}, nil},
 		{[]string{"--timeout=1"}, opts{timeout: time.Second}, nil},
+		{[]string{"-t", ".25"}, opts{timeout: 250 * time.Millisecond}, nil},
+		{[]string{"-t", "3."}, opts{timeout: 3 * time.Second}, nil},
+		{[]string{"-t", "0.000000001"}, opts{timeout: 1}, nil},
 		{[]string{"--", "-f", "--socket"}, opts{}, []string{"-f", "--socket"}},
 		{[]string{"-"}, opts{}, []string{"-"}},
 		{[]string{"*"}, opts{}, []string{"*"}},
@@ -70,6 +73,11 @@ func TestParseErrors(t *testing.T) {
 		{[]string{"-n", "-1"}, `option -n "-1": want a non-negative whole number`},
 		{[]string{"-t", "0"}, `option -t "0": want a number of seconds greater than 0`},
 		{[]string{"--timeout=abc"}, `option --timeout "abc": want a number of seconds greater than 0`},
+		{[]string{"-t", "."}, `option -t ".": want a number of seconds greater than 0`},
+		{[]string{"-t", "1e3"}, `option -t "1e3": want a number of seconds greater than 0`},
+		{[]string{"-t", "-1"}, `option -t "-1": want a number of seconds greater than 0`},
+		{[]string{"-t", "0.0000000001"}, `option -t "0.0000000001": want a number of seconds greater than 0`},
+		{[]string{"-t", "99999999"}, `option -t "99999999": want a number of seconds greater than 0`},
 	} {
 		var o opts
 		_, err := newSet(&o).Parse(tt.args)

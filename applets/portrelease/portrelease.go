@@ -1,0 +1,117 @@
+// Package portrelease is the client applet that asks the portreserve daemon
+// to let go of a name's ports, and returns only once they are free.
+package portrelease
+
+import (
+	"os"
+	"strconv"
+	"time"
+
+	"portreserve/applets"
+	"portreserve/applets/cmdline"
+	"portreserve/ipc"
+)
+
+// DefaultTimeout is how long portrelease waits for each reply.
+const DefaultTimeout = 5 * time.Second
+
+// Usage is the applet's --help text.
+const Usage = `usage: portrelease [-q] [-t SECONDS] [-s PATH] NAME...
+
+Ask the portreserve daemon to release the ports reserved under each NAME
+(a file name in /etc/portreserve), and wait until they are free: when
+portrelease returns 0, the service can bind its ports. NAME "*" releases
+everything.
+
+  -q, --quiet            print nothing; the exit status still tells
+  -t, --timeout=SECONDS  wait this long for each reply (default 5)
+  -s, --socket=PATH      control socket (default /run/portreserve/socket)
+  -h, --help             show this help
+
+Exit status: 0 every NAME is free of portreserve (released now, released
+before, or no daemon running); 1 the daemon has no reservation by some
+NAME; 2 permission denied, no reply in time, a protocol error or bad usage.
+`
+
+// Applet is the portrelease applet.
+var Applet = applets.Applet{
+	Name:    "portrelease",
+	Summary: "release a service's reserved ports before it starts",
+	Main:    Main,
+}
+
+// Main runs the applet with args (args[0] is the applet name) and returns
+// the exit status.
+func Main(args []string) int {
+	var quiet bool
+	timeout := DefaultTimeout
+	socket := ipc.DefaultSocket
+	set := cmdline.New("portrelease", Usage)
+	set.Flag('q', "quiet", &quiet)
+	set.Seconds('t', "timeout", &timeout)
+	set.String('s', "socket", &socket)
+	names, err := set.Parse(args[1:])
+	if err != nil {
+		return set.Fail(err)
+	}
+	if len(names) == 0 {
+		return set.Fail(&cmdline.UsageError{Msg: "no NAME given"})
+	}
+	for _, name := range names {
+		if name == ipc.AllNames {
+			continue
+		}
+		if err := ipc.CheckName(name); err != nil {
+			return set.Fail(&cmdline.UsageError{Msg: err.Error()})
+		}
+	}
+	note := func(msg string) {
+		if !quiet {
+			os.Stderr.WriteString("portrelease: " + msg + "\n")
+		}
+	}
+	conn, err := ipc.Dial(socket)
+	if err == ipc.ErrNoDaemon {
+		// Nothing is held, so every name is free: what init scripts
+		// written for the original rely on.
+		return 0
+	}
+	if err != nil {
+		note(err.Error())
+		return 2
+	}
+	defer conn.Close()
+	status := 0
+	for _, name := range names {
+		req := ipc.Request{Op: ipc.OpRelease, Name: name}
+		if name == ipc.AllNames {
+			req = ipc.Request{Op: ipc.OpReleaseAll}
+		}
+		r, err := conn.Do(req, timeout)
+		switch {
+		case err == ipc.ErrNoDaemon:
+			// The daemon exited (it does once everything is released):
+			// nothing is held any more.
+			return status
+		case err == ipc.ErrTimeout:
+			note(name + ": no reply from the daemon within " + seconds(timeout))
+			status = 2
+		case err != nil:
+			note(name + ": " + err.Error())
+			status = 2
+		case r.Status == ipc.StatusOK:
+		case r.Status == ipc.StatusNoSuchName:
+			note(name + ": " + r.Status.String())
+			status = max(status, 1)
+		default:
+			note(name + ": " + r.Status.String())
+			status = 2
+		}
+	}
+	return status
+}
+
+// seconds formats d for messages in milliseconds: "5000 ms".
+func seconds(d time.Duration) string {
+	return strconv.FormatInt(d.Milliseconds(), 10) + " ms"
+}

@@ -1,0 +1,422 @@
+package portreserve
+
+import (
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"portreserve/applets/config"
+	"portreserve/applets/logger"
+	"portreserve/ipc"
+	"portreserve/services"
+)
+
+// maxFailureLines is how many failed binds are named one by one at start;
+// past it, a count is logged instead of thousands of lines.
+const maxFailureLines = 20
+
+// daemon is a running portreserve.
+type daemon struct {
+	o        options
+	statusFd int // detach's pipe, -1 in the foreground
+	log      *logger.Logger
+	pid      *pidfile
+	ctl      int // control socket
+
+	mu      sync.Mutex // guards everything below; signals and requests take it
+	tab     *table
+	exiting bool
+
+	badLogged int   // malformed datagrams logged in the current second
+	badSecond int64 // that second
+	badQuiet  int   // malformed datagrams not logged since
+}
+
+func newDaemon(o options, statusFd int) *daemon {
+	log := logger.New("portreserve")
+	log.Verbose = o.debug
+	if statusFd >= 0 {
+		log.Syslog()
+	}
+	return &daemon{o: o, statusFd: statusFd, log: log, ctl: -1, tab: newTable(newHolder())}
+}
+
+// run starts the daemon and serves until nothing is held. It returns the
+// exit status only when the daemon did not get as far as serving.
+func (d *daemon) run() int {
+	if d.statusFd >= 0 {
+		unix.Chdir("/")
+	}
+	unix.Umask(0o022)
+	var err error
+	if d.pid, err = lockPidfile(d.o.pidfile); err != nil {
+		d.log.Error(err.Error())
+		return 2
+	}
+	cfg, err := d.readConfig()
+	if err != nil {
+		d.log.Error(err.Error())
+		d.pid.remove()
+		return 2
+	}
+	if len(cfg.Reservations) == 0 {
+		d.log.Info("nothing to reserve in " + d.o.configDir)
+		d.pid.remove()
+		return 0
+	}
+	if err := d.listen(); err != nil {
+		d.log.Error(err.Error())
+		d.pid.remove()
+		return 2
+	}
+	d.tab.load(cfg)
+	limit := prepareFds(len(cfg.Reservations), d.ctl)
+	failed := d.tab.bindAll()
+	d.reportFailures(failed, limit)
+	status := 0
+	if len(failed) > 0 {
+		status = 1
+	}
+	if d.tab.held() == 0 {
+		d.log.Error("no port could be held; exiting")
+		d.cleanup()
+		return 1
+	}
+	d.log.Info("holding " + itoa(d.tab.held()) + " ports for " + itoa(len(cfg.Files)) + " names")
+
+	// Signals are handled under the same lock as requests: the serve
+	// loop blocks in recvmsg without it.
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	go d.handleSignals(sigs)
+
+	d.ready(status)
+	d.serve()
+	return 0
+}
+
+// readConfig reads the services database and the configuration directory,
+// logging every problem.
+func (d *daemon) readConfig() (*config.Config, error) {
+	db, dbErr := services.Load(d.o.services)
+	if dbErr != nil {
+		d.log.Error(dbErr.Error())
+	}
+	cfg, err := config.Read(d.o.configDir, db, dbErr)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range cfg.Problems {
+		if p.Warning {
+			d.log.Warn(p.File + lineSuffix(p.Line) + ": " + p.Msg)
+		} else {
+			d.log.Error(p.String())
+		}
+	}
+	return cfg, nil
+}
+
+func lineSuffix(line int) string {
+	if line == 0 {
+		return ""
+	}
+	return ":" + itoa(line)
+}
+
+// listen creates the socket's directory where needed and binds the socket.
+func (d *daemon) listen() error {
+	dir := filepath.Dir(d.o.socket)
+	if err := unix.Mkdir(dir, 0o755); err != nil && err != unix.EEXIST {
+		return &os.PathError{Op: "mkdir", Path: dir, Err: err}
+	}
+	// Lstat: a symbolic link where the directory should be is refused.
+	var st unix.Stat_t
+	if err := unix.Lstat(dir, &st); err != nil {
+		return &os.PathError{Op: "stat", Path: dir, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return &os.PathError{Op: "socket directory", Path: dir, Err: syscall.ENOTDIR}
+	}
+	fd, err := ipc.Listen(d.o.socket)
+	if err != nil {
+		return err
+	}
+	d.ctl = fd
+	return nil
+}
+
+// reportFailures names the binds that failed.
+func (d *daemon) reportFailures(failed []*entry, limit uint64) {
+	emfile := 0
+	for i, e := range failed {
+		if e.errno == unix.EMFILE || e.errno == unix.ENFILE {
+			emfile++
+		}
+		if i < maxFailureLines {
+			d.log.Error(e.what() + ": cannot hold: " + e.errno.Error())
+		}
+	}
+	if len(failed) > maxFailureLines {
+		d.log.Error(itoa(len(failed)-maxFailureLines) + " more reservations could not be held")
+	}
+	if emfile > 0 {
+		d.log.Error(itoa(emfile) + " reservations could not be held: out of file descriptors (RLIMIT_NOFILE is " +
+			strconv.FormatUint(limit, 10) + ")")
+	}
+	if len(failed) > 0 {
+		d.log.Error(itoa(len(failed)) + " of " + itoa(len(d.tab.entries)) + " reservations could not be held")
+	}
+}
+
+// ready tells whoever waits that every port has been tried.
+func (d *daemon) ready(status int) {
+	if err := notifySystemd("READY=1\nSTATUS=holding " + itoa(d.tab.held()) + " ports\nMAINPID=" + itoa(os.Getpid())); err != nil {
+		d.log.Error(err.Error())
+	}
+	if d.o.notifyFd >= 0 {
+		if err := notifyFd(d.o.notifyFd); err != nil {
+			d.log.Error(err.Error())
+		}
+	}
+	if d.statusFd >= 0 {
+		// Detached: from now on messages go to syslog only.
+		if devnull, err := unix.Open(os.DevNull, unix.O_RDWR|unix.O_CLOEXEC, 0); err == nil {
+			unix.Dup3(devnull, 2, 0)
+			unix.Close(devnull)
+		}
+		d.log.Stderr = nil
+		unix.Write(d.statusFd, []byte{byte('0' + status)})
+		unix.Close(d.statusFd)
+		d.statusFd = -1
+	}
+}
+
+// handleSignals acts on TERM, INT and HUP.
+func (d *daemon) handleSignals(sigs <-chan os.Signal) {
+	for s := range sigs {
+		d.mu.Lock()
+		if s == syscall.SIGHUP {
+			d.log.Info("SIGHUP: reading the configuration again")
+			d.reload()
+			d.exitIfIdle()
+		} else {
+			d.log.Info(s.String() + ": releasing every port")
+			d.tab.releaseAll()
+			d.shutdown()
+		}
+		d.mu.Unlock()
+	}
+}
+
+// reload reads the configuration again and holds what is new. It returns
+// how many sockets it bound and whether the configuration could be read.
+func (d *daemon) reload() (int, bool) {
+	cfg, err := d.readConfig()
+	if err != nil {
+		d.log.Error("reload: " + err.Error())
+		return 0, false
+	}
+	before := d.tab.held()
+	d.tab.load(cfg)
+	kept := d.tab.held()
+	failed := d.tab.bindAll()
+	d.reportFailures(failed, 0)
+	added := d.tab.held() - kept
+	d.log.Info("reload: holding " + itoa(d.tab.held()) + " ports (" + itoa(added) + " new, " + itoa(before-kept) + " let go)")
+	return added, true
+}
+
+// serve answers requests until nothing is held.
+func (d *daemon) serve() {
+	// A buffer one byte larger than any request: larger datagrams come
+	// back truncated and flagged, and are refused by size without the
+	// daemon ever allocating for them.
+	buf := make([]byte, ipc.RequestSize+1)
+	for {
+		// Idle, the daemon sits here: one blocking recvmsg, no timers,
+		// no polling, so it costs no wake-ups at all.
+		dg, err := ipc.Receive(d.ctl, buf, 0)
+		if err != nil {
+			d.log.Error("receive: " + err.Error())
+			if err == unix.EBADF || err == unix.ENOTSOCK {
+				return
+			}
+			continue
+		}
+		d.mu.Lock()
+		d.handle(dg)
+		d.exitIfIdle()
+		d.mu.Unlock()
+	}
+}
+
+// exitIfIdle shuts the daemon down once nothing is held. Called with d.mu
+// held.
+func (d *daemon) exitIfIdle() {
+	if d.tab.held() == 0 && !d.exiting {
+		d.log.Info("every port released; exiting")
+		d.shutdown()
+	}
+}
+
+// shutdown stops taking requests, answers those already queued, removes the
+// socket and pidfile, and exits 0. Called with d.mu held.
+func (d *daemon) shutdown() {
+	d.exiting = true
+	// Unlink first so no new client finds the socket; shut the receive
+	// side so that clients that still have it get EPIPE (and know the
+	// daemon is gone, with nothing held); then answer what was queued
+	// before, so that no request goes unanswered.
+	os.Remove(d.o.socket)
+	unix.Shutdown(d.ctl, unix.SHUT_RD)
+	buf := make([]byte, ipc.RequestSize+1)
+	for {
+		dg, err := ipc.Receive(d.ctl, buf, unix.MSG_DONTWAIT)
+		if err != nil || (len(dg.Data) == 0 && dg.From == nil && dg.Cred == nil) {
+			break
+		}
+		d.handle(dg)
+	}
+	d.tab.releaseAll()
+	d.cleanup()
+	os.Exit(0)
+}
+
+// cleanup closes the socket and removes it and the pidfile.
+func (d *daemon) cleanup() {
+	if d.ctl >= 0 {
+		os.Remove(d.o.socket)
+		unix.Close(d.ctl)
+		d.ctl = -1
+	}
+	d.pid.remove()
+	d.log.Close()
+}
+
+// allowed reports whether cred may change state: root and the daemon's own
+// user may. The credentials are the kernel's (SCM_CREDENTIALS with
+// SO_PASSCRED), never anything the client wrote in the datagram.
+func allowed(cred *unix.Ucred) bool {
+	return cred != nil && (cred.Uid == 0 || int(cred.Uid) == os.Getuid())
+}
+
+// who describes a sender for the log.
+func who(cred *unix.Ucred) string {
+	if cred == nil {
+		return "unknown sender"
+	}
+	return "pid " + itoa(int(cred.Pid)) + " uid " + itoa(int(cred.Uid))
+}
+
+// handle acts on one datagram. Called with d.mu held.
+func (d *daemon) handle(dg ipc.Datagram) {
+	data := dg.Data
+	if len(data) < 4 || string(data[:4]) != ipc.Magic {
+		if name, ok := ipc.ParseLegacy(data); ok && !dg.Truncated {
+			d.legacy(name, dg.Cred)
+			return
+		}
+		d.malformed(dg, ipc.Request{}, ipc.StatusBadRequest, "not a request")
+		return
+	}
+	req, err := ipc.ParseRequest(data)
+	if dg.Truncated {
+		err = ipc.ErrSize
+	}
+	if err != nil {
+		d.malformed(dg, req, ipc.StatusOf(err), err.Error())
+		return
+	}
+	reply := ipc.Reply{Op: req.Op, ID: req.ID, Name: req.Name}
+	if req.Op != ipc.OpList && !allowed(dg.Cred) {
+		d.log.Warn(req.Op.String() + " " + req.Name + " refused: " + who(dg.Cred) + " is not root or the daemon's user")
+		reply.Status = ipc.StatusDenied
+		d.reply(dg, &reply)
+		return
+	}
+	switch req.Op {
+	case ipc.OpRelease:
+		known, closed, total := d.tab.release(req.Name)
+		if !known {
+			reply.Status = ipc.StatusNoSuchName
+			d.log.Debug("release " + req.Name + " from " + who(dg.Cred) + ": no such name")
+			break
+		}
+		reply.Count, reply.Total = uint32(closed), uint32(total)
+		d.log.Info("released " + req.Name + " (" + itoa(closed) + " ports) for " + who(dg.Cred))
+	case ipc.OpReleaseAll:
+		reply.Count = uint32(d.tab.releaseAll())
+		d.log.Info("released everything for " + who(dg.Cred))
+	case ipc.OpList:
+		reply.Entries = d.tab.page(int(req.Arg))
+		reply.Count = uint32(len(reply.Entries))
+		reply.Total = uint32(len(d.tab.entries))
+	case ipc.OpReload:
+		added, ok := d.reload()
+		reply.Count = uint32(added)
+		if !ok {
+			reply.Status = ipc.StatusFailed
+		}
+	}
+	reply.Generation = d.tab.gen
+	d.reply(dg, &reply)
+}
+
+// legacy acts on a portreserve 0.0.5 release: a bare name, no reply.
+func (d *daemon) legacy(name string, cred *unix.Ucred) {
+	if !allowed(cred) {
+		d.log.Warn("legacy release " + name + " refused: " + who(cred) + " is not root or the daemon's user")
+		return
+	}
+	if name == ipc.AllNames {
+		d.tab.releaseAll()
+		d.log.Info("released everything (legacy request) for " + who(cred))
+		return
+	}
+	if known, closed, _ := d.tab.release(name); known {
+		d.log.Info("released " + name + " (" + itoa(closed) + " ports, legacy request) for " + who(cred))
+	} else {
+		d.log.Debug("legacy release " + name + ": no such name")
+	}
+}
+
+// malformed answers a datagram that is not a valid request, and logs it,
+// at most ten a second, so that a flood cannot fill the log.
+func (d *daemon) malformed(dg ipc.Datagram, req ipc.Request, status ipc.Status, why string) {
+	if dg.From != nil {
+		d.reply(dg, &ipc.Reply{Op: req.Op, ID: req.ID, Status: status, Generation: d.tab.gen})
+	}
+	now := time.Now().Unix()
+	if now != d.badSecond {
+		if d.badQuiet > 0 {
+			d.log.Warn(itoa(d.badQuiet) + " more malformed datagrams not logged")
+		}
+		d.badSecond, d.badLogged, d.badQuiet = now, 0, 0
+	}
+	if d.badLogged >= 10 {
+		d.badQuiet++
+		return
+	}
+	d.badLogged++
+	size := itoa(len(dg.Data))
+	if dg.Truncated {
+		size = "more than " + size
+	}
+	d.log.Warn("malformed datagram (" + size + " bytes) from " + who(dg.Cred) + ": " + why)
+}
+
+// reply sends r to the datagram's sender, if it can be answered.
+func (d *daemon) reply(dg ipc.Datagram, r *ipc.Reply) {
+	if dg.From == nil {
+		return
+	}
+	if err := ipc.Send(d.ctl, dg.From, r.Marshal()); err != nil {
+		d.log.Debug("reply to " + who(dg.Cred) + ": " + err.Error())
+	}
+}

@@ -1,0 +1,39 @@
+package portreserve
+
+import (
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// notifySystemd sends state (for example "READY=1") to the service
+// manager's $NOTIFY_SOCKET, as sd_notify(3) does: one datagram, a leading
+// '@' meaning the abstract namespace. Without $NOTIFY_SOCKET it does
+// nothing.
+func notifySystemd(state string) error {
+	path := os.Getenv("NOTIFY_SOCKET")
+	if path == "" {
+		return nil
+	}
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return os.NewSyscallError("socket", err)
+	}
+	defer unix.Close(fd)
+	// x/sys turns a leading '@' into the abstract namespace's NUL.
+	if err := unix.Sendto(fd, []byte(state), unix.MSG_NOSIGNAL, &unix.SockaddrUnix{Name: path}); err != nil {
+		return &os.PathError{Op: "notify", Path: path, Err: err}
+	}
+	return nil
+}
+
+// notifyFd signals readiness the s6 way: a newline written to fd, which is
+// then closed.
+func notifyFd(fd int) error {
+	_, err := unix.Write(fd, []byte("\n"))
+	unix.Close(fd)
+	if err != nil {
+		return os.NewSyscallError("write notification fd "+itoa(fd), err)
+	}
+	return nil
+}

@@ -1,0 +1,111 @@
+// Package portreserve is the daemon applet: it binds the ports listed in
+// the configuration directory so that bindresvport(3) callers (rpc.statd,
+// rpc.mountd, ypbind...) cannot take them at boot, and lets each name's
+// ports go when portrelease asks, replying only once they are free. It
+// exits when nothing is held any more.
+package portreserve
+
+import (
+	"strconv"
+
+	"portreserve/applets"
+	"portreserve/applets/cmdline"
+	"portreserve/applets/config"
+	"portreserve/ipc"
+	"portreserve/services"
+)
+
+// Usage is the applet's --help text.
+const Usage = `usage: portreserve [-f|-d] [-N FD] [-c DIR] [-S FILE] [-s PATH] [-p FILE]
+       portreserve --list | --install [-s] [DIR]
+
+Hold the ports listed in the configuration directory until portrelease
+lets them go; exit once nothing is held. Without -f or -d the daemon
+detaches, and this command returns only when every port has been tried.
+
+  -f, --foreground       stay in the foreground and log to stderr
+  -d, --debug            like -f, and log every request
+  -N, --notify-fd=FD     write a newline to FD once every port is held
+                         (s6 notification-fd); $NOTIFY_SOCKET gets READY=1
+  -c, --config-dir=DIR   configuration directory (default /etc/portreserve)
+  -S, --services=FILE    services database (default /etc/services; a
+                         built-in copy of Debian's when the file is missing)
+  -s, --socket=PATH      control socket (default /run/portreserve/socket)
+  -p, --pidfile=FILE     pidfile (default /run/portreserve.pid)
+  -h, --help             show this help
+      --list             list the applets of this binary
+      --install [-s] [DIR]  link the applets into DIR (default /usr/sbin)
+
+Exit status: 0 every port held, or nothing configured; 1 the daemon runs
+but some ports could not be held (each is named); 2 it could not start.
+Signals: TERM and INT release everything and exit; HUP reads the
+configuration again and holds names that are new.
+`
+
+// Applet is the portreserve applet.
+var Applet = applets.Applet{
+	Name:    "portreserve",
+	Summary: "hold ports until their services start (the daemon)",
+	Main:    Main,
+}
+
+// options are the daemon's command-line settings.
+type options struct {
+	foreground bool
+	debug      bool
+	notifyFd   int
+	configDir  string
+	services   string
+	socket     string
+	pidfile    string
+}
+
+// Main runs the applet with args (args[0] is the applet name) and returns
+// the exit status.
+func Main(args []string) int {
+	o := options{
+		notifyFd:  -1,
+		configDir: config.DefaultDir,
+		services:  services.DefaultPath,
+		socket:    ipc.DefaultSocket,
+		pidfile:   DefaultPidfile,
+	}
+	set := cmdline.New("portreserve", Usage)
+	set.Flag('f', "foreground", &o.foreground)
+	set.Flag('d', "debug", &o.debug)
+	set.Int('N', "notify-fd", &o.notifyFd)
+	set.String('c', "config-dir", &o.configDir)
+	set.String('S', "services", &o.services)
+	set.String('s', "socket", &o.socket)
+	set.String('p', "pidfile", &o.pidfile)
+	operands, err := set.Parse(args[1:])
+	if err != nil {
+		return set.Fail(err)
+	}
+	if len(operands) > 0 {
+		return set.Fail(&cmdline.UsageError{Msg: "unexpected argument " + strconv.Quote(operands[0])})
+	}
+	for _, p := range []*string{&o.configDir, &o.services, &o.socket, &o.pidfile} {
+		if *p == "" {
+			return set.Fail(&cmdline.UsageError{Msg: "empty path"})
+		}
+		// The daemon changes to / when detached; keep paths usable.
+		if abs, err := absPath(*p); err == nil {
+			*p = abs
+		}
+	}
+	if o.debug {
+		o.foreground = true
+	}
+	status := statusFd()
+	if !o.foreground && status < 0 {
+		return detach(args[1:])
+	}
+	return newDaemon(o, status).run()
+}
+
+// itoa is strconv.Itoa, short for messages.
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// atoi is strconv.Atoi.
+func atoi(s string) (int, error) { return strconv.Atoi(s) }

@@ -1,0 +1,257 @@
+package portreserve
+
+import (
+	"slices"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"portreserve/applets/config"
+	"portreserve/ipc"
+)
+
+// pending is the state of an entry not yet bound.
+const pending ipc.State = 0
+
+// entry is one reservation and what became of it. Entries are kept small:
+// a daemon holding 10,000 ports keeps 10,000 of them for its lifetime.
+type entry struct {
+	name  string
+	file  string
+	line  int32
+	port  uint16
+	proto ipc.Proto
+	state ipc.State
+	errno syscall.Errno // why the bind failed
+}
+
+// key identifies a (port, protocol): one held socket.
+type key uint32
+
+func keyOf(port uint16, proto ipc.Proto) key { return key(port)<<8 | key(proto) }
+
+func (e *entry) key() key { return keyOf(e.port, e.proto) }
+
+// what describes an entry for messages: "cups: 631/tcp (/etc/portreserve/cups:1)".
+func (e *entry) what() string {
+	return e.name + ": " + strconv.Itoa(int(e.port)) + "/" + e.proto.String() +
+		" (" + e.file + ":" + strconv.Itoa(int(e.line)) + ")"
+}
+
+// table is the daemon's state: every reservation in configuration order,
+// the sockets that hold them, and the names that have been released. A
+// (port, protocol) claimed by two names is held by one socket; releasing
+// either name closes it.
+type table struct {
+	entries  []entry
+	fds      map[key]int     // held sockets
+	released map[string]bool // names released, never taken again
+	gen      uint32          // changes whenever an entry changes state
+	h        holder
+}
+
+func newTable(h holder) *table {
+	return &table{fds: map[key]int{}, released: map[string]bool{}, h: h}
+}
+
+// held is the number of sockets held.
+func (t *table) held() int { return len(t.fds) }
+
+// known reports whether the configuration had a name.
+func (t *table) known(name string) bool {
+	if t.released[name] {
+		return true
+	}
+	for i := range t.entries {
+		if t.entries[i].name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// load replaces the entries with the configuration's, keeping what is
+// already held or released, and returns the entries to bind.
+//
+// A name released before stays released whatever its file says now. A name
+// still held gets the ports its file lists now: new ones are bound, those
+// no longer listed are let go. A held name whose file is gone is released.
+// Failed binds of names not released are tried again.
+func (t *table) load(cfg *config.Config) {
+	old := map[string][]entry{}
+	for _, e := range t.entries {
+		old[e.name] = append(old[e.name], e)
+	}
+	var entries []entry
+	inConfig := map[string]bool{}
+	for _, r := range cfg.Reservations {
+		inConfig[r.Name] = true
+		if t.released[r.Name] {
+			continue
+		}
+		e := entry{name: r.Name, file: r.File, line: int32(r.Line), port: r.Port, proto: r.Proto}
+		for _, o := range old[r.Name] {
+			if o.key() == e.key() && o.state == ipc.Held {
+				e.state = ipc.Held
+			}
+		}
+		entries = append(entries, e)
+	}
+	// Names released earlier keep their entries, for the list request;
+	// released names no longer in the configuration too.
+	for _, e := range t.entries {
+		if t.released[e.name] {
+			entries = append(entries, e)
+		}
+	}
+	// Names released earlier go back to their place in the order.
+	t.entries = orderLike(entries, cfg)
+	// Let go of sockets that no entry wants any more.
+	wanted := map[key]bool{}
+	for _, e := range t.entries {
+		if e.state == ipc.Held {
+			wanted[e.key()] = true
+		}
+	}
+	for k, fd := range t.fds {
+		if !wanted[k] {
+			unix.Close(fd)
+			delete(t.fds, k)
+		}
+	}
+	for name := range old {
+		if !inConfig[name] && !t.released[name] {
+			t.released[name] = true
+		}
+	}
+	t.gen++
+}
+
+// orderLike sorts entries by the position of their name in the
+// configuration, names no longer configured last, keeping the order of
+// entries within a name.
+func orderLike(entries []entry, cfg *config.Config) []entry {
+	rank := map[string]int{}
+	for i, f := range cfg.Files {
+		rank[f.Name] = i
+	}
+	pos := func(name string) int {
+		if r, ok := rank[name]; ok {
+			return r
+		}
+		return len(rank)
+	}
+	slices.SortStableFunc(entries, func(a, b entry) int { return pos(a.name) - pos(b.name) })
+	return entries
+}
+
+// bindAll binds every entry that is pending or failed, of names not
+// released, and returns the entries that failed now.
+func (t *table) bindAll() (failed []*entry) {
+	for i := range t.entries {
+		e := &t.entries[i]
+		if t.released[e.name] || e.state == ipc.Held || e.state == ipc.Released {
+			continue
+		}
+		if _, ok := t.fds[e.key()]; ok {
+			e.state, e.errno = ipc.Held, 0
+			continue
+		}
+		fd, err := t.h.hold(e.port, e.proto)
+		if err != nil {
+			e.state, e.errno = ipc.Failed, errnoOf(err)
+			failed = append(failed, e)
+			continue
+		}
+		t.fds[e.key()] = fd
+		e.state, e.errno = ipc.Held, 0
+	}
+	t.gen++
+	return failed
+}
+
+// errnoOf digs the errno out of err.
+func errnoOf(err error) syscall.Errno {
+	for err != nil {
+		if e, ok := err.(syscall.Errno); ok {
+			return e
+		}
+		u, ok := err.(interface{ Unwrap() error })
+		if !ok {
+			break
+		}
+		err = u.Unwrap()
+	}
+	return syscall.EINVAL
+}
+
+// release lets go of name's ports: the sockets are closed before release
+// returns. It reports whether the name is known, how many sockets were
+// closed and how many entries the name has.
+func (t *table) release(name string) (known bool, closed, total int) {
+	for i := range t.entries {
+		e := &t.entries[i]
+		if e.name != name {
+			continue
+		}
+		known = true
+		total++
+		if e.state != ipc.Held {
+			continue
+		}
+		if fd, ok := t.fds[e.key()]; ok {
+			unix.Close(fd)
+			delete(t.fds, e.key())
+			closed++
+		}
+	}
+	if !known && !t.released[name] {
+		return false, 0, 0
+	}
+	t.released[name] = true
+	// Entries of other names that shared a closed socket are released
+	// with it.
+	for i := range t.entries {
+		e := &t.entries[i]
+		if e.state == ipc.Held {
+			if _, ok := t.fds[e.key()]; !ok {
+				e.state = ipc.Released
+			}
+		}
+	}
+	t.gen++
+	return true, closed, total
+}
+
+// releaseAll lets go of every port and returns how many names were
+// released.
+func (t *table) releaseAll() int {
+	names := 0
+	for i := range t.entries {
+		e := &t.entries[i]
+		if !t.released[e.name] {
+			t.released[e.name] = true
+			names++
+		}
+		if e.state == ipc.Held {
+			e.state = ipc.Released
+		}
+	}
+	for k, fd := range t.fds {
+		unix.Close(fd)
+		delete(t.fds, k)
+	}
+	t.gen++
+	return names
+}
+
+// page returns up to ipc.PageEntries entries from index start on.
+func (t *table) page(start int) []ipc.Entry {
+	var out []ipc.Entry
+	for i := start; i < len(t.entries) && len(out) < ipc.PageEntries; i++ {
+		e := &t.entries[i]
+		out = append(out, ipc.Entry{Name: e.name, Port: e.port, Proto: e.proto, State: e.state, Errno: uint32(e.errno)})
+	}
+	return out
+}
