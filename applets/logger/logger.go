@@ -39,6 +39,9 @@ type Logger struct {
 	Tag     string    // program name, e.g. "portreserve"
 	Stderr  io.Writer // nil for none
 	Verbose bool      // write Debug messages too
+	// StderrMax is the least severe level written to Stderr (Debug,
+	// the zero value, writes everything); syslog gets every level.
+	StderrMax int
 
 	// SyslogPath and KmsgPath are where syslog and the kernel log are;
 	// Syslog uses them when set, "/dev/log" and "/dev/kmsg" by default.
@@ -81,7 +84,7 @@ func (l *Logger) Log(severity int, msg string) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.Stderr != nil {
+	if l.Stderr != nil && (l.StderrMax == 0 || severity <= l.StderrMax) {
 		prefix := l.Tag + ": "
 		if severity == Warning {
 			prefix += "warning: "

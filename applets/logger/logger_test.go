@@ -19,6 +19,8 @@ func TestStderr(t *testing.T) {
 	l.Debug("hidden")
 	l.Verbose = true
 	l.Debug("shown")
+	l.StderrMax = Warning
+	l.Info("not on stderr")
 	want := "portreserve: cups: 631/tcp: address in use\nportreserve: warning: w\nportreserve: shown\n"
 	if buf.String() != want {
 		t.Errorf("stderr = %q; want %q", buf.String(), want)

@@ -42,7 +42,10 @@ func newDaemon(o options, statusFd int) *daemon {
 	log := logger.New("portreserve")
 	log.Verbose = o.debug
 	if statusFd >= 0 {
+		// Detached: the caller's terminal sees problems only, until
+		// the daemon is ready; syslog sees everything.
 		log.Syslog()
+		log.StderrMax = logger.Warning
 	}
 	return &daemon{o: o, statusFd: statusFd, log: log, ctl: -1, tab: newTable(newHolder())}
 }

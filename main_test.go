@@ -1,0 +1,399 @@
+package main
+
+// The tests in this package run the real binary. TestMain builds it once,
+// with the same flags as make, and then re-executes the test binary in a
+// private network namespace (as root; a user namespace too otherwise), so
+// that the tests can bind privileged ports without touching the host.
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"portreserve/ipc"
+)
+
+const (
+	envBin   = "PORTRESERVE_TEST_BIN"   // the built binary's directory
+	envNetns = "PORTRESERVE_TEST_NETNS" // "1" inside the namespace, else why not
+	envOther = "PORTRESERVE_TEST_OTHER" // act as another user against this socket
+)
+
+// binDir holds portreserve and its applet links.
+var binDir string
+
+// noNetns says why the tests could not get a private network namespace.
+var noNetns string
+
+func TestMain(m *testing.M) {
+	if sock := os.Getenv(envOther); sock != "" {
+		os.Exit(actAsOther(sock))
+	}
+	if os.Getenv(envNetns) == "" {
+		os.Exit(buildAndReexec(m))
+	}
+	binDir = os.Getenv(envBin)
+	if v := os.Getenv(envNetns); v != "1" {
+		noNetns = v
+	} else if err := loopbackUp(); err != nil {
+		os.Stderr.WriteString("bringing lo up: " + err.Error() + "\n")
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+// buildAndReexec builds the binary and runs the tests again inside a new
+// network namespace; where none can be had, it runs them here and the
+// tests that need one skip.
+func buildAndReexec(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "portreserve-test-")
+	if err != nil {
+		os.Stderr.WriteString(err.Error() + "\n")
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	// Readable by others: one test runs the binary as another user.
+	os.Chmod(dir, 0o755)
+	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w -buildid=", "-o", filepath.Join(dir, "portreserve"), ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		os.Stderr.WriteString("go build: " + err.Error() + "\n")
+		return 1
+	}
+	for _, name := range []string{"portrelease", "portreserve-check"} {
+		if err := os.Symlink("portreserve", filepath.Join(dir, name)); err != nil {
+			os.Stderr.WriteString(err.Error() + "\n")
+			return 1
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		os.Stderr.WriteString(err.Error() + "\n")
+		return 1
+	}
+	// A copy of the test binary where another user can run it.
+	if data, err := os.ReadFile(self); err == nil {
+		os.WriteFile(filepath.Join(dir, "portreserve.test"), data, 0o755)
+	}
+	run := func(attr *syscall.SysProcAttr, netns string) (int, error) {
+		cmd := exec.Command(self, os.Args[1:]...)
+		cmd.Env = append(os.Environ(), envBin+"="+dir, envNetns+"="+netns)
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+		cmd.SysProcAttr = attr
+		err := cmd.Run()
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode(), nil
+		}
+		if err != nil {
+			return 1, err
+		}
+		return 0, nil
+	}
+	attr := &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
+	if os.Geteuid() != 0 {
+		attr.Cloneflags |= syscall.CLONE_NEWUSER
+		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}}
+		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}}
+	}
+	code, err := run(attr, "1")
+	if err == nil {
+		return code
+	}
+	why := "cannot create a network namespace here (" + err.Error() + ")"
+	os.Stderr.WriteString("note: " + why + "; tests that bind ports will skip\n")
+	code, err = run(nil, why)
+	if err != nil {
+		os.Stderr.WriteString(err.Error() + "\n")
+	}
+	return code
+}
+
+// loopbackUp brings lo up in the new namespace (it starts down).
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return err
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
+}
+
+// actAsOther sends a legacy release of every name ("*") to the daemon at
+// sock, then lists it and prints "N held" or the error: the test binary
+// run as another user does this.
+func actAsOther(sock string) int {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		os.Stdout.WriteString("socket: " + err.Error() + "\n")
+		return 1
+	}
+	if err := unix.Sendto(fd, []byte("*"), 0, &unix.SockaddrUnix{Name: sock}); err != nil {
+		os.Stdout.WriteString("legacy send: " + err.Error() + "\n")
+		return 1
+	}
+	unix.Close(fd)
+	c, err := ipc.Dial(sock)
+	if err != nil {
+		os.Stdout.WriteString("dial: " + err.Error() + "\n")
+		return 1
+	}
+	entries, err := c.List(5 * time.Second)
+	if err != nil {
+		os.Stdout.WriteString("list: " + err.Error() + "\n")
+		return 1
+	}
+	held := 0
+	for _, e := range entries {
+		if e.State == ipc.Held {
+			held++
+		}
+	}
+	os.Stdout.WriteString(strconv.Itoa(held) + " held\n")
+	return 0
+}
+
+// needNetns skips a test that binds ports when there is no private network
+// namespace: it must not hold or free ports on the host.
+func needNetns(t *testing.T) {
+	t.Helper()
+	if noNetns != "" {
+		t.Skip(noNetns)
+	}
+}
+
+// bin returns the path of an applet link.
+func bin(applet string) string {
+	return filepath.Join(binDir, applet)
+}
+
+// result is what a command did.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// run runs an applet to completion.
+func run(t *testing.T, applet string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(bin(applet), args...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errOut.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("%s %q: %v", applet, args, err)
+	}
+	return r
+}
+
+// setup is a configuration directory and the daemon's paths, all in a
+// temporary directory.
+type setup struct {
+	dir, conf, sock, pidfile string
+}
+
+// newSetup writes the configuration files.
+func newSetup(t *testing.T, files map[string]string) *setup {
+	t.Helper()
+	dir := t.TempDir()
+	s := &setup{dir: dir, conf: filepath.Join(dir, "conf"), sock: filepath.Join(dir, "run", "socket"), pidfile: filepath.Join(dir, "portreserve.pid")}
+	if err := os.Mkdir(s.conf, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range files {
+		s.write(t, name, text)
+	}
+	return s
+}
+
+func (s *setup) write(t *testing.T, name, text string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(s.conf, name), []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// args are the options pointing an applet at this setup.
+func (s *setup) args(extra ...string) []string {
+	return append([]string{"-c", s.conf, "-s", s.sock, "-p", s.pidfile}, extra...)
+}
+
+// start runs the detaching portreserve and arranges for the daemon to be
+// killed when the test ends.
+func (s *setup) start(t *testing.T, extra ...string) result {
+	t.Helper()
+	r := run(t, "portreserve", s.args(extra...)...)
+	t.Cleanup(func() { s.kill() })
+	return r
+}
+
+// daemonPid reads the pidfile; 0 when there is none.
+func (s *setup) daemonPid() int {
+	data, err := os.ReadFile(s.pidfile)
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	return pid
+}
+
+// kill stops the daemon with SIGKILL, if it runs.
+func (s *setup) kill() {
+	if pid := s.daemonPid(); pid > 0 {
+		syscall.Kill(pid, syscall.SIGKILL)
+		waitGone(pid)
+	}
+}
+
+// release runs portrelease against this setup.
+func (s *setup) release(t *testing.T, args ...string) result {
+	t.Helper()
+	return run(t, "portrelease", append([]string{"-s", s.sock}, args...)...)
+}
+
+// waitGone waits for a process to exit (it is not our child: the daemon
+// detached), for at most five seconds.
+func waitGone(pid int) bool {
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if err := syscall.Kill(pid, 0); err == syscall.ESRCH {
+			return true
+		}
+		// A zombie still answers kill 0; its /proc state says Z.
+		if data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); err == nil {
+			if f := strings.Fields(string(data)); len(f) > 2 && f[2] == "Z" {
+				return true
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return false
+}
+
+// bindOpts says how a test tries to bind a port, as a competitor would.
+type bindOpts struct {
+	proto  ipc.Proto
+	family int    // unix.AF_INET or unix.AF_INET6
+	addr   string // "any" or "loopback"
+	reuse  bool   // SO_REUSEADDR
+}
+
+func (b bindOpts) String() string {
+	s := b.proto.String() + " "
+	switch {
+	case b.family == unix.AF_INET && b.addr == "any":
+		s += "0.0.0.0"
+	case b.family == unix.AF_INET:
+		s += "127.0.0.1"
+	case b.addr == "any":
+		s += "[::] v6only"
+	default:
+		s += "[::1]"
+	}
+	if b.reuse {
+		s += " SO_REUSEADDR"
+	}
+	return s
+}
+
+// allBinds are the ways a competitor can try to bind a port.
+func allBinds() []bindOpts {
+	var all []bindOpts
+	for _, proto := range []ipc.Proto{ipc.TCP, ipc.UDP} {
+		for _, family := range []int{unix.AF_INET, unix.AF_INET6} {
+			for _, addr := range []string{"any", "loopback"} {
+				for _, reuse := range []bool{false, true} {
+					all = append(all, bindOpts{proto, family, addr, reuse})
+				}
+			}
+		}
+	}
+	return all
+}
+
+// tryBind binds port as b says, closes the socket, and returns the bind's
+// error (nil when the port was free).
+func tryBind(t *testing.T, port int, b bindOpts) error {
+	t.Helper()
+	typ := unix.SOCK_STREAM
+	if b.proto == ipc.UDP {
+		typ = unix.SOCK_DGRAM
+	}
+	fd, err := unix.Socket(b.family, typ|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatalf("socket: %v", err)
+	}
+	defer unix.Close(fd)
+	if b.reuse {
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+	}
+	var sa unix.Sockaddr
+	if b.family == unix.AF_INET {
+		sa4 := &unix.SockaddrInet4{Port: port}
+		if b.addr == "loopback" {
+			sa4.Addr = [4]byte{127, 0, 0, 1}
+		}
+		sa = sa4
+	} else {
+		// v6only, so that the test asks about IPv6 alone.
+		unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1)
+		sa6 := &unix.SockaddrInet6{Port: port}
+		if b.addr == "loopback" {
+			sa6.Addr[15] = 1
+		}
+		sa = sa6
+	}
+	return unix.Bind(fd, sa)
+}
+
+// mustBeHeld fails unless every way of binding port fails with EADDRINUSE.
+func mustBeHeld(t *testing.T, port int, proto ipc.Proto) {
+	t.Helper()
+	for _, b := range allBinds() {
+		if b.proto != proto {
+			continue
+		}
+		if err := tryBind(t, port, b); err != unix.EADDRINUSE {
+			t.Errorf("bind %d %v = %v; want EADDRINUSE (held)", port, b, err)
+		}
+	}
+}
+
+// mustBeFree fails unless every way of binding port succeeds.
+func mustBeFree(t *testing.T, port int, proto ipc.Proto) {
+	t.Helper()
+	for _, b := range allBinds() {
+		if b.proto != proto {
+			continue
+		}
+		if err := tryBind(t, port, b); err != nil {
+			t.Errorf("bind %d %v = %v; want success (free)", port, b, err)
+		}
+	}
+}
+
+// quickHeld reports whether a plain IPv4 bind of port fails with
+// EADDRINUSE: the cheap check for tests with thousands of ports.
+func quickHeld(t *testing.T, port int, proto ipc.Proto) bool {
+	t.Helper()
+	return tryBind(t, port, bindOpts{proto: proto, family: unix.AF_INET, addr: "any"}) == unix.EADDRINUSE
+}
