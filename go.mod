@@ -1,5 +1,5 @@
 module portreserve
 
-go 1.22
+go 1.21
 
 require golang.org/x/sys v0.30.0

@@ -1,0 +1,54 @@
+# portreserve: one static binary, three applets.
+#
+#   make            build build/portreserve and its applet links
+#   make test       gofmt, go vet and every test (CI runs this)
+#   make demo       build and run the example in a private network namespace
+#   make install    install into $(DESTDIR)$(PREFIX)/sbin
+#   make check-build  prove the build static and reproducible, report its size
+#   make clean
+
+GO      ?= go
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   := build
+# Static, no cgo; no paths, build id or VCS stamp in the binary, so that
+# two builds of one tree give identical bytes.
+GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags='-s -w -buildid='
+# The size budget for the stripped binary, in bytes (see README.md).
+SIZE_BUDGET := 1600000
+APPLETS := portrelease portreserve-check
+
+.PHONY: all build test demo install clean check-build
+
+all: build
+
+build:
+	$(GOBUILD) -o $(BUILD)/portreserve .
+	for a in $(APPLETS); do ln -sf portreserve $(BUILD)/$$a; done
+
+test:
+	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) test $(GOTESTFLAGS) ./...
+
+demo: build
+	sh scripts/demo.sh $(BUILD)
+
+install: build
+	install -d $(DESTDIR)$(PREFIX)/sbin
+	install -m 0755 $(BUILD)/portreserve $(DESTDIR)$(PREFIX)/sbin/portreserve
+	for a in $(APPLETS); do ln -sf portreserve $(DESTDIR)$(PREFIX)/sbin/$$a; done
+
+check-build:
+	$(GOBUILD) -o $(BUILD)/.repro1 .
+	$(GOBUILD) -a -o $(BUILD)/.repro2 .
+	cmp $(BUILD)/.repro1 $(BUILD)/.repro2 && echo "reproducible: two builds are identical"
+	@if readelf -l $(BUILD)/.repro1 | grep -q INTERP; then echo "not static: has a program interpreter"; exit 1; fi
+	@echo "static: no program interpreter"
+	@size=$$(wc -c < $(BUILD)/.repro1); \
+	  echo "size: $$size bytes (budget $(SIZE_BUDGET))"; \
+	  rm -f $(BUILD)/.repro1 $(BUILD)/.repro2; \
+	  if [ $$size -gt $(SIZE_BUDGET) ]; then echo "over the size budget by $$(($$size - $(SIZE_BUDGET))) bytes"; exit 1; fi
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runAs runs the binary under the name argv0 (a symlink in a temporary
+// directory) and returns what it did.
+func runAs(t *testing.T, argv0 string, args ...string) result {
+	t.Helper()
+	dir := t.TempDir()
+	link := filepath.Join(dir, argv0)
+	if err := os.Symlink(bin("portreserve"), link); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(link, args...)
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errOut.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+const appletList = "portreserve\nportrelease\nportreserve-check\n"
+
+func TestBinaryDispatch(t *testing.T) {
+	for _, tt := range []struct {
+		argv0  string
+		args   []string
+		code   int
+		stdout string // prefix
+		stderr string // prefix
+	}{
+		{"portreserve", []string{"--list"}, 0, appletList, ""},
+		{"multi", []string{"--list"}, 0, appletList, ""},
+		{"multi", []string{"--help"}, 0, "usage: multi APPLET [ARGS...]", ""},
+		{"multi", nil, 2, "", "usage: multi APPLET"},
+		{"multi", []string{"nosuch"}, 1, "", "nosuch: applet not found\n"},
+		{"multi", []string{"portrelease", "--help"}, 0, "usage: portrelease", ""},
+		{"multi", []string{"--help", "portreserve-check"}, 0, "usage: portreserve-check", ""},
+		{"portrelease", []string{"--help"}, 0, "usage: portrelease", ""},
+		{"-portrelease", []string{"-h"}, 0, "usage: portrelease", ""},
+		{"portreserve", []string{"--help"}, 0, "usage: portreserve", ""},
+		{"portreserve-check", []string{"--help"}, 0, "usage: portreserve-check", ""},
+		{"portrelease", nil, 2, "", "portrelease: no NAME given\nusage: portrelease"},
+		{"portrelease", []string{"--bogus", "x"}, 2, "", "portrelease: unknown option --bogus\nusage: portrelease"},
+		{"portrelease", []string{"cups.conf"}, 2, "", `portrelease: bad release name "cups.conf": '.' is not allowed`},
+		{"portreserve", []string{"-x"}, 2, "", "portreserve: unknown option -x\nusage: portreserve"},
+		{"portreserve", []string{"extra"}, 2, "", `portreserve: unexpected argument "extra"`},
+		{"portreserve-check", []string{"-x"}, 2, "", "portreserve-check: unknown option -x"},
+	} {
+		r := runAs(t, tt.argv0, tt.args...)
+		if r.code != tt.code || !strings.HasPrefix(r.stdout, tt.stdout) || !strings.HasPrefix(r.stderr, tt.stderr) ||
+			(tt.stdout == "" && r.stdout != "") || (tt.stderr == "" && r.stderr != "") {
+			t.Errorf("%s %q = %d, stdout %q, stderr %q; want %d, stdout %q..., stderr %q...",
+				tt.argv0, tt.args, r.code, r.stdout, r.stderr, tt.code, tt.stdout, tt.stderr)
+		}
+	}
+}
+
+func TestBinaryInstall(t *testing.T) {
+	dir := t.TempDir()
+	if r := run(t, "portreserve", "--install", "-s", dir); r.code != 0 {
+		t.Fatalf("--install -s = %d, %q", r.code, r.stderr)
+	}
+	exe, err := filepath.EvalSymlinks(bin("portreserve"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"portreserve", "portrelease", "portreserve-check"} {
+		target, err := os.Readlink(filepath.Join(dir, name))
+		if err != nil || target != exe {
+			t.Errorf("Readlink(%s) = %q, %v; want %q", name, target, err, exe)
+		}
+	}
+	// The installed links work, and a second install leaves them alone.
+	if out, err := exec.Command(filepath.Join(dir, "portrelease"), "--help").Output(); err != nil || !strings.HasPrefix(string(out), "usage: portrelease") {
+		t.Errorf("installed portrelease --help = %v, %q", err, out)
+	}
+	r := run(t, "portreserve", "--install", dir)
+	if r.code != 0 || strings.Count(r.stderr, "exists, left alone") != 3 {
+		t.Errorf("second --install = %d, %q; want 0 and three entries left alone", r.code, r.stderr)
+	}
+	// Hard links by default.
+	hard := t.TempDir()
+	if r := run(t, "portreserve", "--install", hard); r.code != 0 {
+		t.Fatalf("--install = %d, %q", r.code, r.stderr)
+	}
+	fi, err := os.Lstat(filepath.Join(hard, "portrelease"))
+	ei, _ := os.Stat(exe)
+	if err != nil || !os.SameFile(fi, ei) {
+		t.Errorf("--install did not make a hard link: %v", err)
+	}
+}
