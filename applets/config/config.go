@@ -39,6 +39,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"portreserve/applets/dirent"
 	"portreserve/ipc"
 	"portreserve/services"
 )
@@ -145,13 +146,14 @@ type reader struct {
 // and lines are in Config.Problems.
 func Read(dir string, db *services.DB, dbErr error) (*Config, error) {
 	cfg := &Config{Dir: dir}
-	names, err := readDirNames(dir)
+	names, err := dirent.Names(dir)
 	if err == unix.ENOENT {
 		return cfg, nil
 	}
 	if err != nil {
 		return cfg, &fs.PathError{Op: "read directory", Path: dir, Err: err}
 	}
+	sort.Strings(names)
 	if db == nil {
 		db = &services.DB{}
 	}
@@ -160,34 +162,6 @@ func Read(dir string, db *services.DB, dbErr error) (*Config, error) {
 		r.readEntry(filepath.Join(dir, name), name)
 	}
 	return cfg, nil
-}
-
-// readDirNames lists a directory, sorted, without "." and "..". It uses
-// getdents directly: os.ReadDir would bring os.FileInfo, and with it time
-// formatting and time zone loading, into the binary (about 100 kB).
-func readDirNames(dir string) ([]string, error) {
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer unix.Close(fd)
-	var names []string
-	buf := make([]byte, 8192)
-	for {
-		n, err := unix.Getdents(fd, buf)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if n <= 0 {
-			break
-		}
-		_, _, names = unix.ParseDirent(buf[:n], -1, names)
-	}
-	sort.Strings(names)
-	return names, nil
 }
 
 func (r *reader) problem(file string, line int, warning bool, msg string) {

@@ -1,21 +1,59 @@
 // Package portreservecheck is the portreserve-check applet: it validates
-// the configuration and shows what the daemon holds, as rpcinfo -p does for
-// portmap.
+// the configuration with the daemon's own reader, reporting problems as
+// FILE:LINE the way a compiler does, and shows for every reservation
+// whether the daemon holds it, released it or failed to bind it, or, where
+// the daemon does not hold it, whether someone else has the port (and who).
+// It is to portreserve what rpcinfo -p is to portmap and nginx -t to nginx.
 package portreservecheck
 
 import (
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
 	"portreserve/applets"
 	"portreserve/applets/cmdline"
+	"portreserve/applets/config"
+	"portreserve/applets/procnet"
+	"portreserve/ipc"
+	"portreserve/services"
 )
 
 // Usage is the applet's --help text.
-const Usage = `usage: portreserve-check [options] [NAME...]
+const Usage = `usage: portreserve-check [-nqv] [-c DIR] [-S FILE] [-s PATH] [-t SECONDS]
+                         [-b FILE] [--no-probe] [NAME...]
 
-Validate the portreserve configuration and show what is held.
-(Not implemented yet: this build only prints its usage.)
+Validate the portreserve configuration and show what is held. Problems go
+to stderr as FILE:LINE: message. Then one line per reservation, in columns:
+NAME PORT PROTO SERVICE STATE OWNER, where STATE is held, released or
+failed (what the running daemon did) or, for ports the daemon does not
+hold, in-use (bound by someone else: OWNER is PID/COMMAND, or ? when not
+visible) or free. NAMEs restrict the report to those release names.
 
+  -n, --no-header        do not print the header line
+  -q, --quiet            print nothing; the exit status still tells
+  -v, --verbose          also report files skipped for their names
+  -c, --config-dir=DIR   configuration directory (default /etc/portreserve)
+  -S, --services=FILE    services database (default /etc/services; a
+                         built-in copy of Debian's when the file is missing)
+  -s, --socket=PATH      control socket (default /run/portreserve/socket)
+  -t, --timeout=SECONDS  wait this long for the daemon (default 5)
+  -b, --blacklist=FILE   bindresvport blacklist
+                         (default /etc/bindresvport.blacklist)
+      --no-probe         never bind a port to see whether it is in use;
+                         TCP ports bound but not listening then show free
   -h, --help             show this help
+
+Exit status: 0 the configuration has no errors and nothing shown failed;
+1 configuration errors or failed holds; 2 bad usage, or the daemon
+answered with a protocol error or not in time.
 `
+
+// DefaultBlacklist is where libtirpc's bindresvport reads the ports it
+// must skip.
+const DefaultBlacklist = "/etc/bindresvport.blacklist"
 
 // Applet is the portreserve-check applet.
 var Applet = applets.Applet{
@@ -24,13 +62,319 @@ var Applet = applets.Applet{
 	Main:    Main,
 }
 
+// options are the applet's command-line settings.
+type options struct {
+	noHeader, quiet, verbose, noProbe bool
+	configDir, services, socket       string
+	blacklist                         string
+	timeout                           time.Duration
+}
+
 // Main runs the applet with args (args[0] is the applet name) and returns
 // the exit status.
 func Main(args []string) int {
+	o := options{
+		configDir: config.DefaultDir,
+		services:  services.DefaultPath,
+		socket:    ipc.DefaultSocket,
+		blacklist: DefaultBlacklist,
+		timeout:   5 * time.Second,
+	}
 	set := cmdline.New("portreserve-check", Usage)
-	_, err := set.Parse(args[1:])
+	set.Flag('n', "no-header", &o.noHeader)
+	set.Flag('q', "quiet", &o.quiet)
+	set.Flag('v', "verbose", &o.verbose)
+	set.Flag(0, "no-probe", &o.noProbe)
+	set.String('c', "config-dir", &o.configDir)
+	set.String('S', "services", &o.services)
+	set.String('s', "socket", &o.socket)
+	set.String('b', "blacklist", &o.blacklist)
+	set.Seconds('t', "timeout", &o.timeout)
+	names, err := set.Parse(args[1:])
 	if err != nil {
 		return set.Fail(err)
 	}
-	return set.Fail(&cmdline.UsageError{Msg: "not implemented yet"})
+	for _, name := range names {
+		if err := ipc.CheckName(name); err != nil {
+			return set.Fail(&cmdline.UsageError{Msg: err.Error()})
+		}
+	}
+	c := &check{o: o, names: names, stdout: os.Stdout, stderr: os.Stderr}
+	if o.quiet {
+		c.stdout, c.stderr = io.Discard, io.Discard
+	}
+	return c.run()
+}
+
+// check is one run of the applet.
+type check struct {
+	o              options
+	names          []string // NAME operands; empty for all
+	stdout, stderr io.Writer
+	db             *services.DB
+	errors         int // configuration errors reported
+}
+
+// row is one line of the status table.
+type row struct {
+	name    string
+	port    uint16
+	proto   ipc.Proto
+	service string
+	state   string
+	owner   string
+}
+
+func (c *check) run() int {
+	db, dbErr := services.Load(c.o.services)
+	if dbErr != nil {
+		c.problem(config.Problem{File: c.o.services, Msg: dbErrText(dbErr)})
+		db = &services.DB{}
+	}
+	c.db = db
+	cfg, err := config.Read(c.o.configDir, db, dbErr)
+	if err != nil {
+		c.problem(config.Problem{File: c.o.configDir, Msg: err.Error()})
+		return 1
+	}
+	wanted := c.filter(cfg)
+	for _, p := range cfg.Problems {
+		if c.wants(p.File, cfg) {
+			c.problem(p)
+		}
+	}
+	for _, p := range c.warnings(cfg, wanted) {
+		c.problem(p)
+	}
+	daemon, status := c.askDaemon()
+	if status == 2 {
+		return 2
+	}
+	rows := c.rows(wanted, daemon)
+	c.print(rows)
+	failed := false
+	for _, r := range rows {
+		if r.state == "failed" {
+			failed = true
+		}
+	}
+	if c.errors > 0 || failed {
+		return 1
+	}
+	return 0
+}
+
+// dbErrText is a services error without repeating the path.
+func dbErrText(err error) string {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Op + ": " + pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// problem prints a problem and counts errors.
+func (c *check) problem(p config.Problem) {
+	if !p.Warning {
+		c.errors++
+	}
+	io.WriteString(c.stderr, p.String()+"\n")
+}
+
+// filter returns the reservations of the NAMEs asked about (all without
+// NAMEs), and reports NAMEs the configuration does not have.
+func (c *check) filter(cfg *config.Config) []config.Reservation {
+	if len(c.names) == 0 {
+		return cfg.Reservations
+	}
+	asked := map[string]bool{}
+	for _, n := range c.names {
+		asked[n] = true
+	}
+	known := map[string]bool{}
+	for _, f := range cfg.Files {
+		known[f.Name] = true
+	}
+	for _, n := range c.names {
+		if !known[n] {
+			c.problem(config.Problem{File: cfg.Dir, Msg: "no configuration file for " + n})
+		}
+	}
+	var out []config.Reservation
+	for _, r := range cfg.Reservations {
+		if asked[r.Name] {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// wants reports whether a problem in file concerns the NAMEs asked about.
+func (c *check) wants(file string, cfg *config.Config) bool {
+	if len(c.names) == 0 {
+		return true
+	}
+	for _, n := range c.names {
+		for _, f := range cfg.Files {
+			if f.Name == n && f.Path == file {
+				return true
+			}
+		}
+		if file == cfg.Dir+"/"+n {
+			return true
+		}
+	}
+	return false
+}
+
+// askDaemon lists the daemon's reservations. The map is nil when no daemon
+// runs. status is 2 when the daemon could not be asked properly.
+func (c *check) askDaemon() (map[string]ipc.Entry, int) {
+	conn, err := ipc.Dial(c.o.socket)
+	if err == ipc.ErrNoDaemon {
+		io.WriteString(c.stderr, "portreserve-check: note: no daemon answered on "+c.o.socket+"; states show who has each port now\n")
+		return nil, 0
+	}
+	if err != nil {
+		io.WriteString(c.stderr, "portreserve-check: "+err.Error()+"\n")
+		return nil, 2
+	}
+	defer conn.Close()
+	entries, err := conn.List(c.o.timeout)
+	if err == ipc.ErrNoDaemon {
+		io.WriteString(c.stderr, "portreserve-check: note: the daemon exited while answering; states show who has each port now\n")
+		return nil, 0
+	}
+	if err != nil {
+		io.WriteString(c.stderr, "portreserve-check: "+c.o.socket+": "+err.Error()+"\n")
+		return nil, 2
+	}
+	m := make(map[string]ipc.Entry, len(entries))
+	for _, e := range entries {
+		m[entryKey(e.Name, e.Port, e.Proto)] = e
+	}
+	return m, 0
+}
+
+func entryKey(name string, port uint16, proto ipc.Proto) string {
+	return name + " " + strconv.Itoa(int(port)) + " " + proto.String()
+}
+
+// rows works out the state of every reservation asked about, followed by
+// what the daemon holds that the configuration no longer lists.
+func (c *check) rows(wanted []config.Reservation, daemon map[string]ipc.Entry) []row {
+	proc := procnet.Read("")
+	var rows []row
+	seen := map[string]bool{}
+	add := func(name string, port uint16, proto ipc.Proto) {
+		k := entryKey(name, port, proto)
+		if seen[k] {
+			return
+		}
+		seen[k] = true
+		r := row{name: name, port: port, proto: proto, service: "-", owner: "-"}
+		if s, ok := c.db.Name(int(port), proto.String()); ok {
+			r.service = s
+		}
+		if e, ok := daemon[k]; ok && e.State != 0 {
+			r.state = e.State.String()
+			if e.State != ipc.Held {
+				r.owner = c.owner(proc, port, proto)
+			}
+		} else {
+			r.owner = c.owner(proc, port, proto)
+			r.state = "free"
+			if r.owner != "-" {
+				r.state = "in-use"
+			}
+		}
+		rows = append(rows, r)
+	}
+	for _, r := range wanted {
+		add(r.Name, r.Port, r.Proto)
+	}
+	asked := map[string]bool{}
+	for _, n := range c.names {
+		asked[n] = true
+	}
+	for _, e := range sortedEntries(daemon) {
+		if len(c.names) == 0 || asked[e.Name] {
+			add(e.Name, e.Port, e.Proto)
+		}
+	}
+	return rows
+}
+
+// sortedEntries returns the daemon's entries by name, port and protocol,
+// so that the lines it adds come out in a stable order.
+func sortedEntries(m map[string]ipc.Entry) []ipc.Entry {
+	out := make([]ipc.Entry, 0, len(m))
+	for _, e := range m {
+		out = append(out, e)
+	}
+	less := func(a, b ipc.Entry) bool {
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		if a.Port != b.Port {
+			return a.Port < b.Port
+		}
+		return a.Proto < b.Proto
+	}
+	// Insertion sort: the entries the configuration lost are few.
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && less(out[j], out[j-1]); j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+// owner names who has port/proto bound: "PID/COMMAND" for each process
+// /proc shows, "?" when something has it but the owner is not visible,
+// "-" when nobody has it.
+func (c *check) owner(proc *procnet.Table, port uint16, proto ipc.Proto) string {
+	if owners := proc.Owners(port, proto); len(owners) > 0 {
+		s := make([]string, len(owners))
+		for i, o := range owners {
+			s[i] = o.String()
+		}
+		return strings.Join(s, ",")
+	}
+	if proc.Listed(port, proto) {
+		return "?"
+	}
+	if !c.o.noProbe {
+		if bound, ok := procnet.ProbeBind(port, proto); ok && bound {
+			return "?"
+		}
+	}
+	return "-"
+}
+
+// print writes the table, columns padded to line up.
+func (c *check) print(rows []row) {
+	cells := [][]string{}
+	if !c.o.noHeader {
+		cells = append(cells, []string{"NAME", "PORT", "PROTO", "SERVICE", "STATE", "OWNER"})
+	}
+	for _, r := range rows {
+		cells = append(cells, []string{r.name, strconv.Itoa(int(r.port)), r.proto.String(), r.service, r.state, r.owner})
+	}
+	width := make([]int, 6)
+	for _, line := range cells {
+		for i, cell := range line {
+			width[i] = max(width[i], len(cell))
+		}
+	}
+	var b strings.Builder
+	for _, line := range cells {
+		for i, cell := range line {
+			b.WriteString(cell)
+			if i < len(line)-1 {
+				b.WriteString(strings.Repeat(" ", width[i]-len(cell)+2))
+			}
+		}
+		b.WriteString("\n")
+	}
+	io.WriteString(c.stdout, b.String())
 }
