@@ -47,7 +47,7 @@ func newDaemon(o options, statusFd int) *daemon {
 		log.Syslog()
 		log.StderrMax = logger.Warning
 	}
-	return &daemon{o: o, statusFd: statusFd, log: log, ctl: -1, tab: newTable(newHolder())}
+	return &daemon{o: o, statusFd: statusFd, log: log, ctl: -1, tab: newTable(newHolder().hold)}
 }
 
 // run starts the daemon and serves until nothing is held. It returns the

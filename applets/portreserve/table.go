@@ -48,11 +48,13 @@ type table struct {
 	fds      map[key]int     // held sockets
 	released map[string]bool // names released, never taken again
 	gen      uint32          // changes whenever an entry changes state
-	h        holder
+	// hold binds a port and returns the socket (holder.hold, or a fake
+	// in tests).
+	hold func(port uint16, proto ipc.Proto) (int, error)
 }
 
-func newTable(h holder) *table {
-	return &table{fds: map[key]int{}, released: map[string]bool{}, h: h}
+func newTable(hold func(uint16, ipc.Proto) (int, error)) *table {
+	return &table{fds: map[key]int{}, released: map[string]bool{}, hold: hold}
 }
 
 // held is the number of sockets held.
@@ -158,7 +160,7 @@ func (t *table) bindAll() (failed []*entry) {
 			e.state, e.errno = ipc.Held, 0
 			continue
 		}
-		fd, err := t.h.hold(e.port, e.proto)
+		fd, err := t.hold(e.port, e.proto)
 		if err != nil {
 			e.state, e.errno = ipc.Failed, errnoOf(err)
 			failed = append(failed, e)

@@ -1,0 +1,188 @@
+package portreserve
+
+import (
+	"reflect"
+	"strconv"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"portreserve/applets/config"
+	"portreserve/ipc"
+)
+
+// fakeHolder stands in for the sockets: it hands out real descriptors
+// (pipes' ends, so that close works) and fails the ports it is told to.
+type fakeHolder struct {
+	t     *testing.T
+	fail  map[uint16]syscall.Errno
+	open  map[int]string // fd -> "port/proto"
+	binds int
+}
+
+func newFake(t *testing.T) *fakeHolder {
+	return &fakeHolder{t: t, fail: map[uint16]syscall.Errno{}, open: map[int]string{}}
+}
+
+func (f *fakeHolder) hold(port uint16, proto ipc.Proto) (int, error) {
+	if errno, ok := f.fail[port]; ok {
+		return -1, errno
+	}
+	fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.binds++
+	f.open[fd] = strconv.Itoa(int(port)) + "/" + proto.String()
+	return fd, nil
+}
+
+// cfg builds a configuration: each name with its (port, proto) pairs.
+func cfg(names ...any) *config.Config {
+	c := &config.Config{}
+	for i := 0; i < len(names); i += 2 {
+		name := names[i].(string)
+		c.Files = append(c.Files, config.File{Name: name, Path: "/etc/portreserve/" + name})
+		for j, pp := range names[i+1].([]int) {
+			proto := ipc.TCP
+			if pp < 0 {
+				pp, proto = -pp, ipc.UDP
+			}
+			c.Reservations = append(c.Reservations, config.Reservation{Name: name, Port: uint16(pp), Proto: proto, File: "/etc/portreserve/" + name, Line: j + 1})
+		}
+	}
+	return c
+}
+
+// states lists "name port/proto state" for every entry.
+func states(tab *table) []string {
+	var out []string
+	for _, e := range tab.entries {
+		out = append(out, e.name+" "+strconv.Itoa(int(e.port))+"/"+e.proto.String()+" "+e.state.String())
+	}
+	return out
+}
+
+func TestTableHoldAndRelease(t *testing.T) {
+	f := newFake(t)
+	tab := newTable(f.hold)
+	f.fail[999] = unix.EADDRINUSE
+	tab.load(cfg("cups", []int{631}, "ldap", []int{636, -636}, "bad", []int{999}))
+	failed := tab.bindAll()
+	if len(failed) != 1 || failed[0].port != 999 || failed[0].errno != unix.EADDRINUSE {
+		t.Fatalf("bindAll failed = %v; want 999 with EADDRINUSE", failed)
+	}
+	want := []string{"cups 631/tcp held", "ldap 636/tcp held", "ldap 636/udp held", "bad 999/tcp failed"}
+	if got := states(tab); !reflect.DeepEqual(got, want) {
+		t.Errorf("states = %q; want %q", got, want)
+	}
+	if tab.held() != 3 {
+		t.Errorf("held() = %d; want 3", tab.held())
+	}
+	known, closed, total := tab.release("ldap")
+	if !known || closed != 2 || total != 2 {
+		t.Errorf("release(ldap) = %v, %d, %d; want true, 2, 2", known, closed, total)
+	}
+	if known, _, _ := tab.release("nosuch"); known {
+		t.Errorf("release(nosuch) known = true; want false")
+	}
+	if known, closed, _ := tab.release("ldap"); !known || closed != 0 {
+		t.Errorf("release(ldap) again = %v, %d; want true, 0", known, closed)
+	}
+	if known, closed, _ := tab.release("bad"); !known || closed != 0 {
+		t.Errorf("release(bad) = %v, %d; want known, nothing closed", known, closed)
+	}
+	if tab.held() != 1 {
+		t.Errorf("held() = %d; want 1", tab.held())
+	}
+	if n := tab.releaseAll(); n != 1 {
+		t.Errorf("releaseAll() = %d names; want 1 (cups)", n)
+	}
+	if tab.held() != 0 {
+		t.Errorf("held() after releaseAll = %d; want 0", tab.held())
+	}
+}
+
+func TestTableSharedPort(t *testing.T) {
+	f := newFake(t)
+	tab := newTable(f.hold)
+	tab.load(cfg("cups", []int{631}, "imap", []int{631, 993}))
+	tab.bindAll()
+	if f.binds != 2 || tab.held() != 2 {
+		t.Fatalf("binds = %d, held = %d; want 631 bound once, 993 once", f.binds, tab.held())
+	}
+	// Releasing either name frees the shared port.
+	if _, closed, _ := tab.release("imap"); closed != 2 {
+		t.Errorf("release(imap) closed %d; want 2", closed)
+	}
+	want := []string{"cups 631/tcp released", "imap 631/tcp released", "imap 993/tcp released"}
+	if got := states(tab); !reflect.DeepEqual(got, want) {
+		t.Errorf("states = %q; want %q", got, want)
+	}
+	if tab.held() != 0 {
+		t.Errorf("held() = %d; want 0", tab.held())
+	}
+}
+
+func TestTableReload(t *testing.T) {
+	f := newFake(t)
+	tab := newTable(f.hold)
+	f.fail[700] = unix.EADDRINUSE
+	tab.load(cfg("a", []int{600, 601}, "b", []int{602}, "c", []int{603}, "d", []int{700}))
+	tab.bindAll()
+	tab.release("b")
+	delete(f.fail, 700)
+	gen := tab.gen
+	// a drops 601 and gains 604; b (released) lists a new port; c's file
+	// is gone; e is new; d's failed port is tried again.
+	tab.load(cfg("a", []int{600, 604}, "b", []int{602, 605}, "d", []int{700}, "e", []int{606}))
+	tab.bindAll()
+	want := []string{
+		"a 600/tcp held", "a 604/tcp held",
+		"b 602/tcp released",
+		"d 700/tcp held",
+		"e 606/tcp held",
+	}
+	if got := states(tab); !reflect.DeepEqual(got, want) {
+		t.Errorf("states after reload = %q; want %q", got, want)
+	}
+	if tab.held() != 4 {
+		t.Errorf("held() = %d; want 4 (600, 604, 700, 606)", tab.held())
+	}
+	if !tab.released["c"] || !tab.released["b"] {
+		t.Errorf("released = %v; want b and c", tab.released)
+	}
+	if tab.gen == gen {
+		t.Errorf("generation unchanged by a reload")
+	}
+	// 600 stays the socket it was: not bound twice.
+	if f.binds != 7 { // 600 601 602 603, then 604 700 606
+		t.Errorf("binds = %d; want 7", f.binds)
+	}
+}
+
+func TestTablePage(t *testing.T) {
+	f := newFake(t)
+	tab := newTable(f.hold)
+	var ports []int
+	for p := 1000; p < 1070; p++ {
+		ports = append(ports, p)
+	}
+	tab.load(cfg("range", ports))
+	tab.bindAll()
+	var all []ipc.Entry
+	for start := 0; ; start += ipc.PageEntries {
+		page := tab.page(start)
+		if len(page) == 0 {
+			break
+		}
+		if len(page) > ipc.PageEntries {
+			t.Fatalf("page(%d) has %d entries; want at most %d", start, len(page), ipc.PageEntries)
+		}
+		all = append(all, page...)
+	}
+	if len(all) != 70 || all[69].Port != 1069 || all[0].State != ipc.Held {
+		t.Errorf("pages gave %d entries, last %+v; want 70 ending with 1069", len(all), all[len(all)-1])
+	}
+}
