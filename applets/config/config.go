@@ -29,9 +29,7 @@ package config
 
 import (
 	"errors"
-	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -39,7 +37,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"portreserve/applets/dirent"
+	"portreserve/applets/rawfs"
 	"portreserve/ipc"
 	"portreserve/services"
 )
@@ -146,7 +144,7 @@ type reader struct {
 // and lines are in Config.Problems.
 func Read(dir string, db *services.DB, dbErr error) (*Config, error) {
 	cfg := &Config{Dir: dir}
-	names, err := dirent.Names(dir)
+	names, err := rawfs.Names(dir)
 	if err == unix.ENOENT {
 		return cfg, nil
 	}
@@ -192,30 +190,17 @@ func (r *reader) readEntry(path, name string) {
 		r.problem(path, 0, false, err.Error()+"; file skipped")
 		return
 	}
-	data, err := readFile(path)
+	data, err := rawfs.ReadFile(path, MaxFileSize)
+	if errors.Is(err, rawfs.ErrTooLarge) {
+		r.problem(path, 0, false, "larger than "+strconv.Itoa(MaxFileSize>>20)+" MiB, skipped")
+		return
+	}
 	if err != nil {
 		r.problem(path, 0, false, errText(err))
 		return
 	}
 	r.cfg.Files = append(r.cfg.Files, File{Name: name, Path: path})
 	r.parse(name, path, data)
-}
-
-// readFile reads at most MaxFileSize bytes of path.
-func readFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > MaxFileSize {
-		return nil, errors.New("larger than " + strconv.Itoa(MaxFileSize>>20) + " MiB, skipped")
-	}
-	return data, nil
 }
 
 // errText is err's message without the path, which the problem names.

@@ -1,7 +1,6 @@
 package portreserve
 
 import (
-	"slices"
 	"strconv"
 	"syscall"
 
@@ -74,41 +73,61 @@ func (t *table) known(name string) bool {
 }
 
 // load replaces the entries with the configuration's, keeping what is
-// already held or released, and returns the entries to bind.
+// already held or released; bindAll then binds what is new.
 //
 // A name released before stays released whatever its file says now. A name
 // still held gets the ports its file lists now: new ones are bound, those
 // no longer listed are let go. A held name whose file is gone is released.
-// Failed binds of names not released are tried again.
+// Failed binds of names not released are tried again. Entries stay in
+// configuration order, names no longer configured last.
 func (t *table) load(cfg *config.Config) {
+	type nameKey struct {
+		name string
+		k    key
+	}
+	wasHeld := map[nameKey]bool{}
 	old := map[string][]entry{}
+	var oldNames []string
 	for _, e := range t.entries {
+		if e.state == ipc.Held {
+			wasHeld[nameKey{e.name, e.key()}] = true
+		}
+		if _, seen := old[e.name]; !seen {
+			oldNames = append(oldNames, e.name)
+		}
 		old[e.name] = append(old[e.name], e)
 	}
-	var entries []entry
-	inConfig := map[string]bool{}
+	entries := make([]entry, 0, len(cfg.Reservations))
+	placed := map[string]bool{}
 	for _, r := range cfg.Reservations {
-		inConfig[r.Name] = true
 		if t.released[r.Name] {
+			if !placed[r.Name] {
+				entries = append(entries, old[r.Name]...)
+			}
+			placed[r.Name] = true
 			continue
 		}
+		placed[r.Name] = true
 		e := entry{name: r.Name, file: r.File, line: int32(r.Line), port: r.Port, proto: r.Proto}
-		for _, o := range old[r.Name] {
-			if o.key() == e.key() && o.state == ipc.Held {
-				e.state = ipc.Held
-			}
+		if wasHeld[nameKey{r.Name, e.key()}] {
+			e.state = ipc.Held
 		}
 		entries = append(entries, e)
 	}
-	// Names released earlier keep their entries, for the list request;
-	// released names no longer in the configuration too.
-	for _, e := range t.entries {
-		if t.released[e.name] {
+	for _, name := range oldNames {
+		if placed[name] {
+			continue
+		}
+		// No longer configured: released, and listed as such.
+		t.released[name] = true
+		for _, e := range old[name] {
+			if e.state == ipc.Held {
+				e.state = ipc.Released
+			}
 			entries = append(entries, e)
 		}
 	}
-	// Names released earlier go back to their place in the order.
-	t.entries = orderLike(entries, cfg)
+	t.entries = entries
 	// Let go of sockets that no entry wants any more.
 	wanted := map[key]bool{}
 	for _, e := range t.entries {
@@ -122,30 +141,7 @@ func (t *table) load(cfg *config.Config) {
 			delete(t.fds, k)
 		}
 	}
-	for name := range old {
-		if !inConfig[name] && !t.released[name] {
-			t.released[name] = true
-		}
-	}
 	t.gen++
-}
-
-// orderLike sorts entries by the position of their name in the
-// configuration, names no longer configured last, keeping the order of
-// entries within a name.
-func orderLike(entries []entry, cfg *config.Config) []entry {
-	rank := map[string]int{}
-	for i, f := range cfg.Files {
-		rank[f.Name] = i
-	}
-	pos := func(name string) int {
-		if r, ok := rank[name]; ok {
-			return r
-		}
-		return len(rank)
-	}
-	slices.SortStableFunc(entries, func(a, b entry) int { return pos(a.name) - pos(b.name) })
-	return entries
 }
 
 // bindAll binds every entry that is pending or failed, of names not

@@ -143,6 +143,7 @@ func TestTableReload(t *testing.T) {
 		"b 602/tcp released",
 		"d 700/tcp held",
 		"e 606/tcp held",
+		"c 603/tcp released",
 	}
 	if got := states(tab); !reflect.DeepEqual(got, want) {
 		t.Errorf("states after reload = %q; want %q", got, want)

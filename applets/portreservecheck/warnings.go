@@ -1,13 +1,13 @@
 package portreservecheck
 
 import (
-	"os"
 	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
 
 	"portreserve/applets/config"
+	"portreserve/applets/rawfs"
 )
 
 // bindresvport(3) takes ports from 512 to 1023 (600-1023 first).
@@ -121,7 +121,7 @@ func (c *check) permissionWarnings(cfg *config.Config) []config.Problem {
 // ephemeralRange reads the kernel's automatic port range.
 func ephemeralRange() (low, high int) {
 	low, high = 32768, 60999
-	data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	data, err := rawfs.ReadFile("/proc/sys/net/ipv4/ip_local_port_range", 64)
 	if err != nil {
 		return low, high
 	}
@@ -140,7 +140,7 @@ func ephemeralRange() (low, high int) {
 // comments.
 func readBlacklist(path string) map[int]bool {
 	ports := map[int]bool{}
-	data, err := os.ReadFile(path)
+	data, err := rawfs.ReadFile(path, 1<<20)
 	if err != nil {
 		return ports
 	}

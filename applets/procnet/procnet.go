@@ -17,7 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"portreserve/applets/dirent"
+	"portreserve/applets/rawfs"
 	"portreserve/ipc"
 )
 
@@ -44,6 +44,10 @@ type Table struct {
 	Available bool
 }
 
+// maxProcFile bounds what is read of one /proc/net file (150 bytes a
+// socket: enough for hundreds of thousands of sockets).
+const maxProcFile = 64 << 20
+
 func key(port uint16, proto ipc.Proto) uint32 { return uint32(port)<<8 | uint32(proto) }
 
 // Read takes a snapshot of /proc/net under root ("/proc" when empty).
@@ -56,7 +60,7 @@ func Read(root string) *Table {
 		name  string
 		proto ipc.Proto
 	}{{"tcp", ipc.TCP}, {"tcp6", ipc.TCP}, {"udp", ipc.UDP}, {"udp6", ipc.UDP}} {
-		data, err := os.ReadFile(root + "/net/" + f.name)
+		data, err := rawfs.ReadFile(root+"/net/"+f.name, maxProcFile)
 		if err != nil {
 			continue
 		}
@@ -119,7 +123,7 @@ func (t *Table) Owners(port uint16, proto ipc.Proto) []Owner {
 // scanFds maps every socket inode in /proc/*/fd to its process.
 func (t *Table) scanFds() {
 	t.owners = map[uint64]Owner{}
-	pids, err := dirent.Names(t.Root)
+	pids, err := rawfs.Names(t.Root)
 	if err != nil {
 		return
 	}
@@ -129,7 +133,7 @@ func (t *Table) scanFds() {
 			continue
 		}
 		dir := t.Root + "/" + p + "/fd"
-		fds, err := dirent.Names(dir)
+		fds, err := rawfs.Names(dir)
 		if err != nil {
 			continue
 		}
@@ -144,7 +148,7 @@ func (t *Table) scanFds() {
 				continue
 			}
 			if comm == "" {
-				data, _ := os.ReadFile(t.Root + "/" + p + "/comm")
+				data, _ := rawfs.ReadFile(t.Root+"/"+p+"/comm", 64)
 				comm = strings.TrimSpace(string(data))
 				if comm == "" {
 					comm = "?"

@@ -1,6 +1,7 @@
-package dirent
+package rawfs
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -34,5 +35,29 @@ func TestNames(t *testing.T) {
 	}
 	if _, err := Names(filepath.Join(dir, want[0])); err == nil {
 		t.Errorf("Names(a file) = nil error; want ENOTDIR")
+	}
+}
+
+func TestReadFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "f")
+	if err := os.WriteFile(path, []byte("12345"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		limit int
+		want  string
+		err   error
+	}{{5, "12345", nil}, {100, "12345", nil}, {4, "", ErrTooLarge}} {
+		data, err := ReadFile(path, tt.limit)
+		if string(data) != tt.want || !errors.Is(err, tt.err) {
+			t.Errorf("ReadFile(f, %d) = %q, %v; want %q, %v", tt.limit, data, err, tt.want, tt.err)
+		}
+	}
+	if _, err := ReadFile(filepath.Join(dir, "missing"), 10); !os.IsNotExist(err) {
+		t.Errorf("ReadFile(missing) = %v; want not exist", err)
+	}
+	if _, err := ReadFile(dir, 10); err == nil {
+		t.Errorf("ReadFile(a directory) = nil error; want EISDIR")
 	}
 }
