@@ -3,7 +3,7 @@
 #   make            build build/portreserve and its applet links
 #   make test       gofmt, go vet and every test (CI runs this)
 #   make demo       build and run the example in a private network namespace
-#   make install    install into $(DESTDIR)$(PREFIX)/sbin
+#   make install    install into $(DESTDIR)$(PREFIX)/sbin and share/man
 #   make check-build  prove the build static and reproducible, report its size
 #   make clean
 
@@ -38,6 +38,9 @@ install: build
 	install -d $(DESTDIR)$(PREFIX)/sbin
 	install -m 0755 $(BUILD)/portreserve $(DESTDIR)$(PREFIX)/sbin/portreserve
 	for a in $(APPLETS); do ln -sf portreserve $(DESTDIR)$(PREFIX)/sbin/$$a; done
+	install -d $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/man/man5
+	install -m 0644 doc/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 doc/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 
 check-build:
 	$(GOBUILD) -o $(BUILD)/.repro1 .
