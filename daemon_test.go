@@ -137,14 +137,7 @@ func TestNothingConfigured(t *testing.T) {
 func TestPartialFailure(t *testing.T) {
 	needNetns(t)
 	// Somebody else holds 7031/tcp first.
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Port: 7031}); err != nil {
-		t.Fatal(err)
-	}
+	bindHere(t, 7031, ipc.TCP)
 	s := newSetup(t, map[string]string{"a": "7031/tcp\n7032/tcp\nnosuchservice\n"})
 	r := s.start(t)
 	if r.code != 1 {
@@ -163,14 +156,7 @@ func TestPartialFailure(t *testing.T) {
 
 func TestAllFail(t *testing.T) {
 	needNetns(t)
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Port: 7041}); err != nil {
-		t.Fatal(err)
-	}
+	bindHere(t, 7041, ipc.UDP)
 	s := newSetup(t, map[string]string{"a": "7041/udp\n"})
 	if r := s.start(t); r.code != 1 || !strings.Contains(r.stderr, "no port could be held") {
 		t.Errorf("portreserve with every port taken = %d, %q; want 1", r.code, r.stderr)

@@ -17,17 +17,7 @@ func runAs(t *testing.T, argv0 string, args ...string) result {
 	if err := os.Symlink(bin("portreserve"), link); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(link, args...)
-	var out, errOut strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errOut.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return r
+	return runCmd(t, exec.Command(link, args...))
 }
 
 const appletList = "portreserve\nportrelease\nportreserve-check\n"

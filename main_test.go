@@ -192,7 +192,12 @@ type result struct {
 // run runs an applet to completion.
 func run(t *testing.T, applet string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(bin(applet), args...)
+	return runCmd(t, exec.Command(bin(applet), args...))
+}
+
+// runCmd runs cmd to completion and returns what it did.
+func runCmd(t *testing.T, cmd *exec.Cmd) result {
+	t.Helper()
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
@@ -200,7 +205,7 @@ func run(t *testing.T, applet string, args ...string) result {
 	if ee, ok := err.(*exec.ExitError); ok {
 		r.code = ee.ExitCode()
 	} else if err != nil {
-		t.Fatalf("%s %q: %v", applet, args, err)
+		t.Fatalf("%q: %v", cmd.Args, err)
 	}
 	return r
 }
