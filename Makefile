@@ -2,6 +2,8 @@
 #
 #   make            build build/portreserve and its applet links
 #   make test       gofmt, go vet and every test (CI runs this)
+#   make e2e        end-to-end tests against libtirpc and rpcbind (CI runs this
+#                   too; needs gcc, libtirpc-dev, rpcbind: see README.md)
 #   make demo       build and run the example in a private network namespace
 #   make install    install into $(DESTDIR)$(PREFIX)/sbin and share/man
 #   make check-build  prove the build static and reproducible, report its size
@@ -18,7 +20,7 @@ GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags='-s -w -
 SIZE_BUDGET := 1600000
 APPLETS := portrelease portreserve-check
 
-.PHONY: all build test demo install clean check-build
+.PHONY: all build test e2e demo install clean check-build
 
 all: build
 
@@ -30,6 +32,10 @@ test:
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test $(GOTESTFLAGS) ./...
+
+e2e:
+	$(GO) vet -tags e2e .
+	$(GO) test -tags e2e -count=1 -run 'E2E' -v .
 
 demo: build
 	sh scripts/demo.sh $(BUILD)

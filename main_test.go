@@ -2,8 +2,9 @@ package main
 
 // The tests in this package run the real binary. TestMain builds it once,
 // with the same flags as make, and then re-executes the test binary in a
-// private network namespace (as root; a user namespace too otherwise), so
-// that the tests can bind privileged ports without touching the host.
+// private network and mount namespace (as root; a user namespace too
+// otherwise), so that the tests can bind privileged ports and mount over
+// /etc and /run without touching the host.
 
 import (
 	"bytes"
@@ -33,6 +34,10 @@ var binDir string
 // noNetns says why the tests could not get a private network namespace.
 var noNetns string
 
+// noMountns says why the tests have no private mount namespace (the
+// end-to-end tests bind-mount over /etc and mount a tmpfs on /run).
+var noMountns string
+
 func TestMain(m *testing.M) {
 	if sock := os.Getenv(envOther); sock != "" {
 		os.Exit(actAsOther(sock))
@@ -42,10 +47,13 @@ func TestMain(m *testing.M) {
 	}
 	binDir = os.Getenv(envBin)
 	if v := os.Getenv(envNetns); v != "1" {
-		noNetns = v
+		noNetns, noMountns = v, v
 	} else if err := loopbackUp(); err != nil {
 		os.Stderr.WriteString("bringing lo up: " + err.Error() + "\n")
 		os.Exit(1)
+	} else if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		// Nothing mounted here may reach the host's mount table.
+		noMountns = "cannot make the private mount namespace's mounts private: " + err.Error()
 	}
 	os.Exit(m.Run())
 }
@@ -98,7 +106,7 @@ func buildAndReexec(m *testing.M) int {
 		}
 		return 0, nil
 	}
-	attr := &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
+	attr := &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET | syscall.CLONE_NEWNS}
 	if os.Geteuid() != 0 {
 		attr.Cloneflags |= syscall.CLONE_NEWUSER
 		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}}

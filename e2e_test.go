@@ -1,0 +1,405 @@
+//go:build e2e
+
+package main
+
+// End-to-end tests against the real adversary: libtirpc's bindresvport(3)
+// (the C client in testdata/bindresv.c) and Debian's rpcbind. They need
+// gcc, libtirpc-dev, rpcbind and rpcinfo; .ci/run installs them and
+// `make e2e` runs these tests. Each scenario logs one line with the ports
+// it saw, so that the log reads as evidence.
+
+import (
+	"bufio"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"portreserve/ipc"
+)
+
+// The range bindresvport walks: 600-1023 first, then 512-599.
+const (
+	resvLow  = 512
+	resvHigh = 1023
+)
+
+// needE2E skips where the machine cannot give the end-to-end tests what
+// they need; CI provides all of it.
+func needE2E(t *testing.T) {
+	t.Helper()
+	needNetns(t)
+	if noMountns != "" {
+		t.Skip(noMountns)
+	}
+}
+
+// buildClient compiles testdata/bindresv.c against libtirpc.
+func buildClient(t *testing.T) string {
+	t.Helper()
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc is not installed")
+	}
+	if _, err := os.Stat("/usr/include/tirpc/rpc/rpc.h"); err != nil {
+		t.Skip("libtirpc-dev is not installed (no /usr/include/tirpc)")
+	}
+	out := filepath.Join(t.TempDir(), "bindresv")
+	cmd := exec.Command("gcc", "-Wall", "-O", "-I/usr/include/tirpc", "-o", out, "testdata/bindresv.c", "-ltirpc")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("gcc bindresv.c: %v\n%s", err, b)
+	}
+	return out
+}
+
+// emptyBlacklist bind-mounts an empty file over /etc/bindresvport.blacklist
+// (in the tests' private mount namespace), so that bindresvport tries every
+// port; Debian's list would make it skip 631, 636, 993 and others.
+func emptyBlacklist(t *testing.T) {
+	t.Helper()
+	const path = "/etc/bindresvport.blacklist"
+	if _, err := os.Stat(path); os.IsNotExist(err) {
+		return // no blacklist: nothing is skipped
+	}
+	empty := filepath.Join(t.TempDir(), "blacklist")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount(empty, path, "", unix.MS_BIND, ""); err != nil {
+		t.Fatalf("bind-mount an empty blacklist over %s: %v", path, err)
+	}
+	t.Cleanup(func() { unix.Unmount(path, unix.MNT_DETACH) })
+}
+
+// client is a running bindresv that keeps its port.
+type client struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	out   *bufio.Reader
+	port  int
+}
+
+// runClient runs bindresv once and returns the port it got, or -1 and the
+// error it printed.
+func runClient(t *testing.T, bin string, proto ipc.Proto) (int, string) {
+	t.Helper()
+	out, _ := exec.Command(bin, proto.String()).Output()
+	line := strings.TrimSpace(string(out))
+	if p, ok := strings.CutPrefix(line, "port "); ok {
+		port, err := strconv.Atoi(p)
+		if err == nil {
+			return port, ""
+		}
+	}
+	return -1, line
+}
+
+// startClient starts bindresv in a mode that keeps its socket (args
+// "wait", or a program and version to register), and returns once it has
+// printed its port (and registered).
+func startClient(t *testing.T, bin string, proto ipc.Proto, args ...string) *client {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{proto.String()}, args...)...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &client{cmd: cmd, stdin: stdin, out: bufio.NewReader(stdout), port: -1}
+	t.Cleanup(c.stop)
+	line, _ := c.out.ReadString('\n')
+	p, ok := strings.CutPrefix(strings.TrimSpace(line), "port ")
+	if !ok {
+		t.Fatalf("bindresv %s %q: %q", proto, args, line)
+	}
+	c.port, _ = strconv.Atoi(p)
+	if len(args) == 2 {
+		if line, _ := c.out.ReadString('\n'); strings.TrimSpace(line) != "registered" {
+			t.Fatalf("bindresv %s %q did not register: %q", proto, args, line)
+		}
+	}
+	return c
+}
+
+func (c *client) alive() bool { return c.cmd.ProcessState == nil && c.cmd.Process.Signal(syscall.Signal(0)) == nil }
+
+func (c *client) stop() {
+	if c.cmd.ProcessState != nil {
+		return
+	}
+	c.cmd.Process.Signal(syscall.SIGTERM)
+	c.stdin.Close()
+	c.cmd.Wait()
+}
+
+// ranges writes LOW..HIGH minus the ports in skip as configuration lines.
+func ranges(low, high int, skip ...int) string {
+	except := map[int]bool{}
+	for _, p := range skip {
+		except[p] = true
+	}
+	var b strings.Builder
+	start := -1
+	for p := low; p <= high+1; p++ {
+		if p <= high && !except[p] {
+			if start < 0 {
+				start = p
+			}
+			continue
+		}
+		if start >= 0 {
+			b.WriteString(strconv.Itoa(start) + "-" + strconv.Itoa(p-1) + "\n")
+			start = -1
+		}
+	}
+	return b.String()
+}
+
+func TestE2EExhaustion(t *testing.T) {
+	needE2E(t)
+	bin := buildClient(t)
+	emptyBlacklist(t)
+	for _, tt := range []struct {
+		free, chosen int
+	}{
+		{700, 900},
+		{555, 1000}, // bindresvport's second range, 512-599
+		{1023, 600},
+		{512, 631},
+	} {
+		s := newSetup(t, map[string]string{
+			"others": ranges(resvLow, resvHigh, tt.free, tt.chosen),
+			"chosen": strconv.Itoa(tt.chosen) + "\n",
+		})
+		if r := s.start(t); r.code != 0 {
+			t.Fatalf("portreserve = %d, %q", r.code, r.stderr)
+		}
+		got := map[ipc.Proto]int{}
+		for _, proto := range []ipc.Proto{ipc.TCP, ipc.UDP} {
+			port, msg := runClient(t, bin, proto)
+			if port != tt.free {
+				t.Errorf("free port %d: bindresvport %s got %d (%s); want exactly %d", tt.free, proto, port, msg, tt.free)
+			}
+			got[proto] = port
+		}
+		// Keep the free port taken, release the chosen name: the next
+		// caller gets the released port.
+		holders := []*client{startClient(t, bin, ipc.TCP, "wait"), startClient(t, bin, ipc.UDP, "wait")}
+		if r := s.release(t, "chosen"); r.code != 0 {
+			t.Fatalf("portrelease chosen = %d, %q", r.code, r.stderr)
+		}
+		after := map[ipc.Proto]int{}
+		for _, proto := range []ipc.Proto{ipc.TCP, ipc.UDP} {
+			port, msg := runClient(t, bin, proto)
+			if port != tt.chosen {
+				t.Errorf("after portrelease: bindresvport %s got %d (%s); want the released %d", proto, port, msg, tt.chosen)
+			}
+			after[proto] = port
+		}
+		t.Logf("exhaustion: held 512-1023 except %d; bindresvport got tcp %d udp %d; after portrelease of %d: tcp %d udp %d",
+			tt.free, got[ipc.TCP], got[ipc.UDP], tt.chosen, after[ipc.TCP], after[ipc.UDP])
+		for _, h := range holders {
+			h.stop()
+		}
+		s.kill()
+	}
+}
+
+// occupy binds every port from low to high except skip, for TCP, as
+// other services would, and returns a function that closes them.
+func occupy(t *testing.T, low, high int, skip ...int) func() {
+	t.Helper()
+	except := map[int]bool{}
+	for _, p := range skip {
+		except[p] = true
+	}
+	var fds []int
+	for p := low; p <= high; p++ {
+		if except[p] {
+			continue
+		}
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Bind(fd, &unix.SockaddrInet4{Port: p}); err != nil {
+			t.Fatalf("occupy %d: %v", p, err)
+		}
+		fds = append(fds, fd)
+	}
+	closeAll := func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		fds = nil
+	}
+	t.Cleanup(closeAll)
+	return closeAll
+}
+
+func TestE2ESideBySide(t *testing.T) {
+	needE2E(t)
+	bin := buildClient(t)
+	emptyBlacklist(t)
+	// Other services have every port but 631 (cups's) and 700; two RPC
+	// programs start before cupsd.
+	release := occupy(t, resvLow, resvHigh, 631, 700)
+
+	// Without portreserve, one of the two takes 631.
+	first := startClient(t, bin, ipc.TCP, "wait")
+	second := startClient(t, bin, ipc.TCP, "wait")
+	without := []int{first.port, second.port}
+	if first.port != 631 && second.port != 631 {
+		t.Errorf("without portreserve: RPC programs got %v; want one of them on 631 (the failure portreserve prevents)", without)
+	}
+	first.stop()
+	second.stop()
+
+	// With portreserve holding cups's port, neither does.
+	s := newSetup(t, map[string]string{"cups": "ipp\n"})
+	if r := s.start(t); r.code != 0 {
+		t.Fatalf("portreserve = %d, %q", r.code, r.stderr)
+	}
+	first = startClient(t, bin, ipc.TCP, "wait")
+	port, msg := runClient(t, bin, ipc.TCP)
+	if first.port != 700 || port != -1 {
+		t.Errorf("with portreserve: RPC programs got %d and %d (%s); want 700 and none", first.port, port, msg)
+	}
+	if r := s.release(t, "cups"); r.code != 0 {
+		t.Fatalf("portrelease cups = %d, %q", r.code, r.stderr)
+	}
+	// cupsd starts: its port is free.
+	if err := tryBind(t, 631, bindOpts{proto: ipc.TCP, family: unix.AF_INET6, addr: "any", reuse: true}); err != nil {
+		t.Errorf("cupsd's bind of 631 after portrelease = %v; want success", err)
+	}
+	t.Logf("side by side: without portreserve two bindresvport callers got %v (631 taken); with portreserve they got %d and %q; after portrelease cups, 631 binds", without, first.port, msg)
+	release()
+}
+
+// rpcinfo returns the (program, proto, port) lines of rpcinfo -p.
+func rpcinfo(t *testing.T) []string {
+	t.Helper()
+	out, err := exec.Command("rpcinfo", "-p").CombinedOutput()
+	if err != nil {
+		return nil
+	}
+	var lines []string
+	for _, line := range strings.Split(string(out), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) >= 4 {
+			lines = append(lines, f[0]+" "+f[2]+" "+f[3])
+		}
+	}
+	return lines
+}
+
+func TestE2ERpcbind(t *testing.T) {
+	needE2E(t)
+	bin := buildClient(t)
+	rpcbind, err := exec.LookPath("rpcbind")
+	if err != nil {
+		rpcbind = "/usr/sbin/rpcbind"
+		if _, err := os.Stat(rpcbind); err != nil {
+			t.Skip("rpcbind is not installed")
+		}
+	}
+	if _, err := exec.LookPath("rpcinfo"); err != nil {
+		if _, err := os.Stat("/usr/sbin/rpcinfo"); err != nil {
+			t.Skip("rpcinfo is not installed")
+		}
+		os.Setenv("PATH", os.Getenv("PATH")+":/usr/sbin")
+	}
+	emptyBlacklist(t)
+	// rpcbind and its clients meet at /run/rpcbind.sock as well as port
+	// 111: a private /run keeps them apart from the host's rpcbind.
+	if err := unix.Mount("tmpfs", "/run", "tmpfs", 0, "mode=0755"); err != nil {
+		t.Fatalf("mount tmpfs on /run: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount("/run", unix.MNT_DETACH) })
+	os.MkdirAll("/run/rpcbind", 0o755)
+	rb := exec.Command(rpcbind, "-f")
+	if err := rb.Start(); err != nil {
+		t.Fatalf("rpcbind -f: %v", err)
+	}
+	t.Cleanup(func() { rb.Process.Kill(); rb.Wait() })
+	deadline := time.Now().Add(10 * time.Second)
+	for len(rpcinfo(t)) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("rpcbind did not answer rpcinfo -p within 10 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// Hold the well-known ports and the rest of 600-1023 but three.
+	free := map[int]bool{700: true, 800: true, 900: true}
+	s := newSetup(t, map[string]string{
+		"cups":   "ipp\n",
+		"ldap":   "ldaps/tcp\n",
+		"mail":   "993\n995\n",
+		"others": ranges(600, 1023, 631, 636, 993, 995, 700, 800, 900),
+	})
+	if r := s.start(t); r.code != 0 {
+		t.Fatalf("portreserve = %d, %q", r.code, r.stderr)
+	}
+	const prog = "536871169" // 0x20000101, in the user-defined range
+	c := startClient(t, bin, ipc.TCP, prog, "1")
+	u := startClient(t, bin, ipc.UDP, prog, "1")
+	registered := map[string]bool{}
+	for _, line := range rpcinfo(t) {
+		registered[line] = true
+	}
+	for _, cl := range []*client{c, u} {
+		proto := "tcp"
+		if cl == u {
+			proto = "udp"
+		}
+		if !free[cl.port] {
+			t.Errorf("RPC program's %s port is %d; want one of the ports not held (700, 800, 900)", proto, cl.port)
+		}
+		if !registered[prog+" "+proto+" "+strconv.Itoa(cl.port)] {
+			t.Errorf("rpcinfo -p does not list %s %s %d: %v", prog, proto, cl.port, registered)
+		}
+	}
+	// The real service starts: its port is free, while the RPC program
+	// and rpcbind keep running.
+	if r := s.release(t, "cups"); r.code != 0 {
+		t.Fatalf("portrelease cups = %d, %q", r.code, r.stderr)
+	}
+	fd, err := unix.Socket(unix.AF_INET6, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0)
+	if err := unix.Bind(fd, &unix.SockaddrInet6{Port: 631}); err != nil {
+		t.Errorf("cupsd's bind of 631 after portrelease = %v; want success", err)
+	} else if err := unix.Listen(fd, 8); err != nil {
+		t.Errorf("cupsd's listen on 631: %v", err)
+	}
+	if !c.alive() || !u.alive() || rb.Process.Signal(syscall.Signal(0)) != nil {
+		t.Errorf("the RPC program or rpcbind died after portrelease")
+	}
+	still := false
+	for _, line := range rpcinfo(t) {
+		if line == prog+" tcp "+strconv.Itoa(c.port) {
+			still = true
+		}
+	}
+	if !still {
+		t.Errorf("rpcinfo -p lost the RPC program after portrelease")
+	}
+	t.Logf("rpcbind: held 631 636 993 995 and 600-1023 but 700 800 900; program %s registered on tcp %d udp %d; after portrelease cups, 631 binds and the program is still registered",
+		prog, c.port, u.port)
+}
