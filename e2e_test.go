@@ -342,11 +342,14 @@ func TestE2ERpcbind(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 
-	// Hold the well-known ports and the rest of 600-1023 but three.
+	// Hold the well-known ports and the rest of 600-1023 but three, for
+	// tcp and udp: Debian's services file lists ipp and ldaps for tcp
+	// only, so "ipp" alone would leave 631/udp to bindresvport (this test
+	// caught exactly that).
 	free := map[int]bool{700: true, 800: true, 900: true}
 	s := newSetup(t, map[string]string{
-		"cups":   "ipp\n",
-		"ldap":   "ldaps/tcp\n",
+		"cups":   "ipp\n631/udp\n",
+		"ldap":   "636\n",
 		"mail":   "993\n995\n",
 		"others": ranges(600, 1023, 631, 636, 993, 995, 700, 800, 900),
 	})
