@@ -133,7 +133,9 @@ func startClient(t *testing.T, bin string, proto ipc.Proto, args ...string) *cli
 	return c
 }
 
-func (c *client) alive() bool { return c.cmd.ProcessState == nil && c.cmd.Process.Signal(syscall.Signal(0)) == nil }
+func (c *client) alive() bool {
+	return c.cmd.ProcessState == nil && c.cmd.Process.Signal(syscall.Signal(0)) == nil
+}
 
 func (c *client) stop() {
 	if c.cmd.ProcessState != nil {
