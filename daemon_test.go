@@ -87,13 +87,15 @@ func TestExitAfterLastRelease(t *testing.T) {
 	if r := s.release(t, "b"); r.code != 0 {
 		t.Fatalf("portrelease b = %d, %q", r.code, r.stderr)
 	}
-	if !waitGone(pid) {
-		t.Fatalf("daemon %d still running after the last release", pid)
-	}
+	// When the last portrelease returns, the socket and pidfile are gone
+	// already; the process exits right after.
 	for _, p := range []string{s.sock, s.pidfile} {
 		if _, err := os.Stat(p); !os.IsNotExist(err) {
-			t.Errorf("after exit: Stat(%s) = %v; want it removed", p, err)
+			t.Errorf("after the last release: Stat(%s) = %v; want it removed", p, err)
 		}
+	}
+	if !waitGone(pid) {
+		t.Fatalf("daemon %d still running after the last release", pid)
 	}
 	// No daemon: portrelease succeeds, there is nothing to release.
 	if r := s.release(t, "a", "nosuch"); r.code != 0 {
@@ -569,5 +571,45 @@ func TestTenThousandReservations(t *testing.T) {
 	}
 	if !waitGone(pid) {
 		t.Errorf("daemon still running")
+	}
+}
+
+func TestKeepRunning(t *testing.T) {
+	needNetns(t)
+	s := newSetup(t, map[string]string{"a": "7091/tcp\n"})
+	if r := s.start(t, "-k"); r.code != 0 {
+		t.Fatalf("portreserve -k = %d, %q", r.code, r.stderr)
+	}
+	pid := s.daemonPid()
+	if r := s.release(t, "a"); r.code != 0 {
+		t.Fatalf("portrelease a = %d, %q", r.code, r.stderr)
+	}
+	mustBeFree(t, 7091, ipc.TCP)
+	if err := syscall.Kill(pid, 0); err != nil {
+		t.Fatalf("portreserve -k exited after the last release: %v", err)
+	}
+	// A name added later is held on SIGHUP, by the same daemon.
+	s.write(t, "b", "7092/tcp\n")
+	c, err := ipc.Dial(s.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.Do(ipc.Request{Op: ipc.OpReload}, 5*time.Second)
+	c.Close()
+	if err != nil || r.Count != 1 {
+		t.Fatalf("reload = %+v, %v; want 1 new", r, err)
+	}
+	mustBeHeld(t, 7092, ipc.TCP)
+	syscall.Kill(pid, syscall.SIGTERM)
+	if !waitGone(pid) {
+		t.Errorf("portreserve -k survived SIGTERM")
+	}
+	mustBeFree(t, 7092, ipc.TCP)
+
+	// With nothing configured, -k still runs (a supervisor would
+	// otherwise restart it in a loop).
+	empty := newSetup(t, nil)
+	if r := empty.start(t, "-k"); r.code != 0 || empty.daemonPid() == 0 {
+		t.Errorf("portreserve -k with nothing configured = %d, pid %d; want 0 and a running daemon", r.code, empty.daemonPid())
 	}
 }

@@ -68,7 +68,7 @@ func (d *daemon) run() int {
 		d.pid.remove()
 		return 2
 	}
-	if len(cfg.Reservations) == 0 {
+	if len(cfg.Reservations) == 0 && !d.o.keep {
 		d.log.Info("nothing to reserve in " + d.o.configDir)
 		d.pid.remove()
 		return 0
@@ -86,7 +86,7 @@ func (d *daemon) run() int {
 	if len(failed) > 0 {
 		status = 1
 	}
-	if d.tab.held() == 0 {
+	if d.tab.held() == 0 && len(failed) > 0 && !d.o.keep {
 		d.log.Error("no port could be held; exiting")
 		d.cleanup()
 		return 1
@@ -207,7 +207,9 @@ func (d *daemon) handleSignals(sigs <-chan os.Signal) {
 		if s == syscall.SIGHUP {
 			d.log.Info("SIGHUP: reading the configuration again")
 			d.reload()
-			d.exitIfIdle()
+			if d.idle() {
+				d.shutdown()
+			}
 		} else {
 			d.log.Info(s.String() + ": releasing every port")
 			d.tab.releaseAll()
@@ -253,48 +255,68 @@ func (d *daemon) serve() {
 			continue
 		}
 		d.mu.Lock()
-		d.handle(dg)
-		d.exitIfIdle()
+		reply := d.handle(dg)
+		if d.idle() {
+			// The last release: stop serving before answering it,
+			// so that when portrelease returns, the socket and the
+			// pidfile are gone too.
+			d.log.Info("every port released; exiting")
+			d.stopServing()
+			d.send(dg, reply)
+			d.finish()
+		}
+		d.send(dg, reply)
 		d.mu.Unlock()
 	}
 }
 
-// exitIfIdle shuts the daemon down once nothing is held. Called with d.mu
-// held.
-func (d *daemon) exitIfIdle() {
-	if d.tab.held() == 0 && !d.exiting {
-		d.log.Info("every port released; exiting")
-		d.shutdown()
-	}
+// idle reports whether the daemon should exit: nothing is held, and it
+// was not asked to keep running. Called with d.mu held.
+func (d *daemon) idle() bool {
+	return d.tab.held() == 0 && !d.exiting && !d.o.keep
 }
 
-// shutdown stops taking requests, answers those already queued, removes the
-// socket and pidfile, and exits 0. Called with d.mu held.
+// shutdown stops serving, answers the requests already queued, and exits
+// 0. Called with d.mu held.
 func (d *daemon) shutdown() {
+	d.stopServing()
+	d.finish()
+}
+
+// stopServing removes the socket and the pidfile and stops new requests:
+// clients that still have the socket get EPIPE (the daemon is gone, and
+// nothing is held). Requests already queued can still be read.
+func (d *daemon) stopServing() {
 	d.exiting = true
-	// Unlink first so no new client finds the socket; shut the receive
-	// side so that clients that still have it get EPIPE (and know the
-	// daemon is gone, with nothing held); then answer what was queued
-	// before, so that no request goes unanswered.
 	os.Remove(d.o.socket)
 	unix.Shutdown(d.ctl, unix.SHUT_RD)
+	d.pid.remove()
+	d.pid = nil
+}
+
+// finish answers what was queued before stopServing, so that no request
+// goes unanswered, lets go of everything, and exits 0.
+func (d *daemon) finish() {
 	buf := make([]byte, ipc.RequestSize+1)
 	for {
 		dg, err := ipc.Receive(d.ctl, buf, unix.MSG_DONTWAIT)
 		if err != nil || (len(dg.Data) == 0 && dg.From == nil && dg.Cred == nil) {
 			break
 		}
-		d.handle(dg)
+		d.send(dg, d.handle(dg))
 	}
 	d.tab.releaseAll()
 	d.cleanup()
 	os.Exit(0)
 }
 
-// cleanup closes the socket and removes it and the pidfile.
+// cleanup closes the socket and removes it and the pidfile, unless
+// stopServing did already: by then a new daemon may own the paths.
 func (d *daemon) cleanup() {
 	if d.ctl >= 0 {
-		os.Remove(d.o.socket)
+		if !d.exiting {
+			os.Remove(d.o.socket)
+		}
 		unix.Close(d.ctl)
 		d.ctl = -1
 	}
@@ -317,31 +339,29 @@ func who(cred *unix.Ucred) string {
 	return "pid " + itoa(int(cred.Pid)) + " uid " + itoa(int(cred.Uid))
 }
 
-// handle acts on one datagram. Called with d.mu held.
-func (d *daemon) handle(dg ipc.Datagram) {
+// handle acts on one datagram and returns the reply to send, nil for
+// none. Called with d.mu held.
+func (d *daemon) handle(dg ipc.Datagram) *ipc.Reply {
 	data := dg.Data
 	if len(data) < 4 || string(data[:4]) != ipc.Magic {
 		if name, ok := ipc.ParseLegacy(data); ok && !dg.Truncated {
 			d.legacy(name, dg.Cred)
-			return
+			return nil
 		}
-		d.malformed(dg, ipc.Request{}, ipc.StatusBadRequest, "not a request")
-		return
+		return d.malformed(dg, ipc.Request{}, ipc.StatusBadRequest, "not a request")
 	}
 	req, err := ipc.ParseRequest(data)
 	if dg.Truncated {
 		err = ipc.ErrSize
 	}
 	if err != nil {
-		d.malformed(dg, req, ipc.StatusOf(err), err.Error())
-		return
+		return d.malformed(dg, req, ipc.StatusOf(err), err.Error())
 	}
-	reply := ipc.Reply{Op: req.Op, ID: req.ID, Name: req.Name}
+	reply := &ipc.Reply{Op: req.Op, ID: req.ID, Name: req.Name, Generation: d.tab.gen}
 	if req.Op != ipc.OpList && !allowed(dg.Cred) {
 		d.log.Warn(req.Op.String() + " " + req.Name + " refused: " + who(dg.Cred) + " is not root or the daemon's user")
 		reply.Status = ipc.StatusDenied
-		d.reply(dg, &reply)
-		return
+		return reply
 	}
 	switch req.Op {
 	case ipc.OpRelease:
@@ -368,7 +388,7 @@ func (d *daemon) handle(dg ipc.Datagram) {
 		}
 	}
 	reply.Generation = d.tab.gen
-	d.reply(dg, &reply)
+	return reply
 }
 
 // legacy acts on a portreserve 0.0.5 release: a bare name, no reply.
@@ -389,12 +409,10 @@ func (d *daemon) legacy(name string, cred *unix.Ucred) {
 	}
 }
 
-// malformed answers a datagram that is not a valid request, and logs it,
-// at most ten a second, so that a flood cannot fill the log.
-func (d *daemon) malformed(dg ipc.Datagram, req ipc.Request, status ipc.Status, why string) {
-	if dg.From != nil {
-		d.reply(dg, &ipc.Reply{Op: req.Op, ID: req.ID, Status: status, Generation: d.tab.gen})
-	}
+// malformed logs a datagram that is not a valid request, at most ten a
+// second so that a flood cannot fill the log, and returns the error reply.
+func (d *daemon) malformed(dg ipc.Datagram, req ipc.Request, status ipc.Status, why string) *ipc.Reply {
+	reply := &ipc.Reply{Op: req.Op, ID: req.ID, Status: status, Generation: d.tab.gen}
 	now := time.Now().Unix()
 	if now != d.badSecond {
 		if d.badQuiet > 0 {
@@ -404,7 +422,7 @@ func (d *daemon) malformed(dg ipc.Datagram, req ipc.Request, status ipc.Status, 
 	}
 	if d.badLogged >= 10 {
 		d.badQuiet++
-		return
+		return reply
 	}
 	d.badLogged++
 	size := itoa(len(dg.Data))
@@ -412,11 +430,12 @@ func (d *daemon) malformed(dg ipc.Datagram, req ipc.Request, status ipc.Status, 
 		size = "more than " + size
 	}
 	d.log.Warn("malformed datagram (" + size + " bytes) from " + who(dg.Cred) + ": " + why)
+	return reply
 }
 
-// reply sends r to the datagram's sender, if it can be answered.
-func (d *daemon) reply(dg ipc.Datagram, r *ipc.Reply) {
-	if dg.From == nil {
+// send sends r, if any, to the datagram's sender, if it can be answered.
+func (d *daemon) send(dg ipc.Datagram, r *ipc.Reply) {
+	if r == nil || dg.From == nil {
 		return
 	}
 	if err := ipc.Send(d.ctl, dg.From, r.Marshal()); err != nil {

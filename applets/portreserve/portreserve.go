@@ -16,7 +16,7 @@ import (
 )
 
 // Usage is the applet's --help text.
-const Usage = `usage: portreserve [-f|-d] [-N FD] [-c DIR] [-S FILE] [-s PATH] [-p FILE]
+const Usage = `usage: portreserve [-f|-d] [-k] [-N FD] [-c DIR] [-S FILE] [-s PATH] [-p FILE]
        portreserve --list | --install [-s] [DIR]
 
 Hold the ports listed in the configuration directory until portrelease
@@ -25,6 +25,8 @@ detaches, and this command returns only when every port has been tried.
 
   -f, --foreground       stay in the foreground and log to stderr
   -d, --debug            like -f, and log every request
+  -k, --keep-running     do not exit when nothing is held (for supervisors
+                         that restart a service that exits: runit, s6)
   -N, --notify-fd=FD     write a newline to FD once every port is held
                          (s6 notification-fd); $NOTIFY_SOCKET gets READY=1
   -c, --config-dir=DIR   configuration directory (default /etc/portreserve)
@@ -53,6 +55,7 @@ var Applet = applets.Applet{
 type options struct {
 	foreground bool
 	debug      bool
+	keep       bool // keep running when nothing is held
 	notifyFd   int
 	configDir  string
 	services   string
@@ -73,6 +76,7 @@ func Main(args []string) int {
 	set := cmdline.New("portreserve", Usage)
 	set.Flag('f', "foreground", &o.foreground)
 	set.Flag('d', "debug", &o.debug)
+	set.Flag('k', "keep-running", &o.keep)
 	set.Int('N', "notify-fd", &o.notifyFd)
 	set.String('c', "config-dir", &o.configDir)
 	set.String('S', "services", &o.services)
