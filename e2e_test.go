@@ -10,6 +10,7 @@ package main
 
 import (
 	"bufio"
+	"debug/elf"
 	"io"
 	"os"
 	"os/exec"
@@ -407,4 +408,60 @@ func TestE2ERpcbind(t *testing.T) {
 	}
 	t.Logf("rpcbind: held 631 636 993 995 and 600-1023 but 700 800 900; program %s registered on tcp %d udp %d; after portrelease cups, 631 binds and the program is still registered",
 		prog, c.port, u.port)
+}
+
+// staticBusybox finds a statically linked busybox (Debian's busybox-static):
+// the initramfs has no libc.
+func staticBusybox(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{"/bin/busybox", "/usr/bin/busybox"} {
+		if f, err := elf.Open(p); err == nil {
+			static := true
+			for _, prog := range f.Progs {
+				if prog.Type == elf.PT_INTERP {
+					static = false
+				}
+			}
+			f.Close()
+			if static {
+				return p
+			}
+		}
+	}
+	t.Skip("no static busybox (Debian's busybox-static)")
+	return ""
+}
+
+func TestE2EInitramfs(t *testing.T) {
+	kernel := os.Getenv("PORTRESERVE_TEST_KERNEL")
+	if kernel == "" {
+		t.Skip("PORTRESERVE_TEST_KERNEL is not set: .ci/run downloads Debian's linux-image-*-cloud-amd64 and sets it")
+	}
+	qemu, err := exec.LookPath("qemu-system-x86_64")
+	if err != nil {
+		t.Skip("qemu-system-x86_64 is not installed")
+	}
+	if _, err := exec.LookPath("cpio"); err != nil {
+		t.Skip("cpio is not installed")
+	}
+	busybox := staticBusybox(t)
+	initrd := filepath.Join(t.TempDir(), "initrd.gz")
+	if out, err := exec.Command("sh", "scripts/initramfs/mkinitramfs.sh", initrd, bin("portreserve"), busybox).CombinedOutput(); err != nil {
+		t.Fatalf("mkinitramfs.sh: %v\n%s", err, out)
+	}
+	// Software emulation only, always under a timeout; QEMU's own exit
+	// status says nothing about the guest: the serial log does.
+	cmd := exec.Command("timeout", "180", qemu, "-accel", "tcg", "-m", "256", "-nographic", "-no-reboot",
+		"-kernel", kernel, "-initrd", initrd, "-append", "console=ttyS0 panic=-1 quiet")
+	out, _ := cmd.CombinedOutput()
+	var verdict string
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(line, "PORTRESERVE-INITRAMFS: ") {
+			verdict = strings.TrimSpace(line)
+		}
+	}
+	if !strings.HasPrefix(verdict, "PORTRESERVE-INITRAMFS: PASS") {
+		t.Fatalf("initramfs verdict %q; serial log:\n%s", verdict, out)
+	}
+	t.Logf("initramfs: %s", strings.TrimPrefix(verdict, "PORTRESERVE-INITRAMFS: "))
 }

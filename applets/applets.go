@@ -92,8 +92,9 @@ func (m *Multicall) Main(argv []string) int {
 		if len(m.Applets) > 0 && a == &m.Applets[0] && len(argv) > 1 && (argv[1] == "--list" || argv[1] == "--install") {
 			return m.builtin(argv[0], argv[1:])
 		}
-		argv[0] = self
-		return a.Main(argv)
+		// A copy: argv may be os.Args, whose argv[0] the daemon needs
+		// as it was to find itself where /proc is not mounted.
+		return a.Main(append([]string{self}, argv[1:]...))
 	}
 	if len(argv) < 2 {
 		io.WriteString(m.stderr(), m.usage(self))

@@ -58,6 +58,10 @@ func (d *daemon) run() int {
 	}
 	unix.Umask(0o022)
 	var err error
+	if err = mkdirParents(filepath.Dir(d.o.pidfile)); err != nil {
+		d.log.Error(err.Error())
+		return 2
+	}
 	if d.pid, err = lockPidfile(d.o.pidfile); err != nil {
 		d.log.Error(err.Error())
 		return 2
@@ -135,8 +139,8 @@ func lineSuffix(line int) string {
 // listen creates the socket's directory where needed and binds the socket.
 func (d *daemon) listen() error {
 	dir := filepath.Dir(d.o.socket)
-	if err := unix.Mkdir(dir, 0o755); err != nil && err != unix.EEXIST {
-		return &os.PathError{Op: "mkdir", Path: dir, Err: err}
+	if err := mkdirParents(dir); err != nil {
+		return err
 	}
 	// Lstat: a symbolic link where the directory should be is refused.
 	var st unix.Stat_t
@@ -189,9 +193,11 @@ func (d *daemon) ready(status int) {
 	}
 	if d.statusFd >= 0 {
 		// Detached: from now on messages go to syslog only.
-		if devnull, err := unix.Open(os.DevNull, unix.O_RDWR|unix.O_CLOEXEC, 0); err == nil {
-			unix.Dup3(devnull, 2, 0)
-			unix.Close(devnull)
+		// Let go of the caller's stderr, so that a caller reading it
+		// (a pipe, $(...)) sees it close.
+		if null, err := nullFd(); err == nil {
+			unix.Dup3(null, 2, 0)
+			unix.Close(null)
 		}
 		d.log.Stderr = nil
 		unix.Write(d.statusFd, []byte{byte('0' + status)})
@@ -441,4 +447,23 @@ func (d *daemon) send(dg ipc.Datagram, r *ipc.Reply) {
 	if err := ipc.Send(d.ctl, dg.From, r.Marshal()); err != nil {
 		d.log.Debug("reply to " + who(dg.Cred) + ": " + err.Error())
 	}
+}
+
+// mkdirParents creates dir and any missing parent, mode 0755, as an empty
+// root or an initramfs without /run needs. Existing directories are left
+// as they are.
+func mkdirParents(dir string) error {
+	var st unix.Stat_t
+	if unix.Stat(dir, &st) == nil {
+		return nil
+	}
+	if parent := filepath.Dir(dir); parent != dir {
+		if err := mkdirParents(parent); err != nil {
+			return err
+		}
+	}
+	if err := unix.Mkdir(dir, 0o755); err != nil && err != unix.EEXIST {
+		return &os.PathError{Op: "mkdir", Path: dir, Err: err}
+	}
+	return nil
 }

@@ -33,12 +33,12 @@ func detach(args []string) int {
 	}
 	// syscall.ForkExec rather than os.StartProcess: the os layer (process
 	// handles, pidfds, ProcessState) adds about 100 kB to the binary.
-	devnull, err := unix.Open(os.DevNull, unix.O_RDWR|unix.O_CLOEXEC, 0)
+	null, err := nullFd()
 	if err != nil {
-		os.Stderr.WriteString("portreserve: open " + os.DevNull + ": " + err.Error() + "\n")
+		os.Stderr.WriteString("portreserve: " + err.Error() + "\n")
 		return 2
 	}
-	defer unix.Close(devnull)
+	defer unix.Close(null)
 	var pipe [2]int
 	if err := unix.Pipe2(pipe[:], unix.O_CLOEXEC); err != nil {
 		os.Stderr.WriteString("portreserve: pipe: " + err.Error() + "\n")
@@ -46,7 +46,7 @@ func detach(args []string) int {
 	}
 	pid, err := syscall.ForkExec(exe, append([]string{"portreserve"}, args...), &syscall.ProcAttr{
 		Env:   append(os.Environ(), statusFdEnv+"=3"),
-		Files: []uintptr{uintptr(devnull), uintptr(devnull), 2, uintptr(pipe[1])},
+		Files: []uintptr{uintptr(null), uintptr(null), 2, uintptr(pipe[1])},
 		Sys:   &syscall.SysProcAttr{Setsid: true},
 	})
 	unix.Close(pipe[1])
@@ -83,6 +83,24 @@ func detach(args []string) int {
 	}
 	os.Stderr.WriteString("portreserve: daemon died during start-up: " + ws.Signal().String() + "\n")
 	return 2
+}
+
+// nullFd opens /dev/null for the daemon's standard descriptors. Without
+// one (an empty root, an initramfs before devtmpfs) it returns the read end
+// of a pipe whose write end is closed: reading it gives end of file, and
+// writing it fails with EBADF, which is what the daemon needs. (Leaving the
+// descriptors closed is not an option: the Go runtime refuses to start
+// without descriptors 0, 1 and 2.)
+func nullFd() (int, error) {
+	if fd, err := unix.Open(os.DevNull, unix.O_RDWR|unix.O_CLOEXEC, 0); err == nil {
+		return fd, nil
+	}
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		return -1, os.NewSyscallError("pipe", err)
+	}
+	unix.Close(p[1])
+	return p[0], nil
 }
 
 // selfPath returns the path of the running binary: /proc/self/exe's
