@@ -26,6 +26,7 @@ const (
 	envBin   = "PORTRESERVE_TEST_BIN"   // the built binary's directory
 	envNetns = "PORTRESERVE_TEST_NETNS" // "1" inside the namespace, else why not
 	envOther = "PORTRESERVE_TEST_OTHER" // act as another user against this socket
+	envServe = "PORTRESERVE_TEST_SERVE" // be a fake service listening on this TCP port
 )
 
 // binDir holds portreserve and its applet links.
@@ -41,6 +42,9 @@ var noMountns string
 func TestMain(m *testing.M) {
 	if sock := os.Getenv(envOther); sock != "" {
 		os.Exit(actAsOther(sock))
+	}
+	if port := os.Getenv(envServe); port != "" {
+		os.Exit(fakeService(port))
 	}
 	if os.Getenv(envNetns) == "" {
 		os.Exit(buildAndReexec(m))
@@ -175,6 +179,32 @@ func actAsOther(sock string) int {
 	}
 	os.Stdout.WriteString(strconv.Itoa(held) + " held\n")
 	return 0
+}
+
+// fakeService stands in for a real service such as cupsd: it binds port
+// on [::] for IPv4 and IPv6, with SO_REUSEADDR as servers do, listens, and
+// runs until killed. It exits 1 at once if the bind fails.
+func fakeService(port string) int {
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return 2
+	}
+	fd, err := unix.Socket(unix.AF_INET6, unix.SOCK_STREAM, 0)
+	if err != nil {
+		return 1
+	}
+	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+	unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0)
+	if err := unix.Bind(fd, &unix.SockaddrInet6{Port: p}); err != nil {
+		os.Stderr.WriteString("fake service: bind " + port + ": " + err.Error() + "\n")
+		return 1
+	}
+	if err := unix.Listen(fd, 8); err != nil {
+		return 1
+	}
+	for {
+		unix.Ppoll(nil, nil, nil) // until a signal ends the process
+	}
 }
 
 // needNetns skips a test that binds ports when there is no private network

@@ -1,0 +1,367 @@
+package main
+
+// Tests of the init-system integration in scripts/: the LSB script under
+// dash and busybox sh, the OpenRC script through a stand-in openrc-run,
+// the runit and s6 service directories under Debian's runsv and
+// s6-supervise, and the systemd unit with systemd-analyze verify. Each
+// also runs the matching cups snippet from scripts/cups, with a fake cupsd
+// that binds 631.
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"portreserve/ipc"
+)
+
+// need skips when a program the test drives is not installed.
+func need(t *testing.T, programs ...string) {
+	t.Helper()
+	for _, p := range programs {
+		if _, err := exec.LookPath(p); err != nil {
+			t.Skipf("%s is not installed (CI installs it)", p)
+		}
+	}
+}
+
+// waitFor polls cond for up to ten seconds: for supervisors without a
+// readiness protocol (runit) and for signals, which are asynchronous.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// fakeCupsd writes a script that starts the fake service on 631 in the
+// background, as cupsd does without -f, recording its pid; the test kills
+// it at the end.
+func fakeCupsd(t *testing.T, dir string) string {
+	t.Helper()
+	pidfile := filepath.Join(dir, "cupsd.pid")
+	script := filepath.Join(dir, "cupsd")
+	text := "#!/bin/sh\n" + envServe + "=631 " + filepath.Join(binDir, "portreserve.test") +
+		" </dev/null >/dev/null 2>&1 &\necho $! > " + pidfile + "\n"
+	if err := os.WriteFile(script, []byte(text), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if data, err := os.ReadFile(pidfile); err == nil {
+			pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	return script
+}
+
+// cupsServes reports whether something other than portreserve listens on
+// 631 (the fake cupsd).
+func cupsServes(t *testing.T) bool {
+	return tryBind(t, 631, bindOpts{proto: ipc.TCP, family: 10, addr: "any"}) != nil && tryBind(t, 631, bindOpts{proto: ipc.UDP, family: 10, addr: "any"}) == nil
+}
+
+func TestInitLSB(t *testing.T) {
+	needNetns(t)
+	for _, shell := range [][]string{{"dash"}, {"busybox", "sh"}} {
+		t.Run(shell[0], func(t *testing.T) {
+			need(t, shell[0])
+			s := newSetup(t, map[string]string{"cups": "ipp\n", "nfs": "892\n"})
+			t.Cleanup(s.kill)
+			defaults := filepath.Join(s.dir, "default")
+			os.WriteFile(defaults, []byte("PORTRESERVE="+bin("portreserve")+"\nPORTRELEASE="+bin("portrelease")+
+				"\nPIDFILE="+s.pidfile+"\nSOCKET="+s.sock+"\nPORTRESERVE_OPTS='-c "+s.conf+"'\n"), 0o644)
+			script := func(action string) result {
+				cmd := exec.Command(shell[0], append(shell[1:], "scripts/sysvinit/portreserve", action)...)
+				cmd.Env = append(os.Environ(), "PORTRESERVE_DEFAULTS="+defaults)
+				return runCmd(t, cmd)
+			}
+			if r := script("status"); r.code != 3 {
+				t.Errorf("status before start = %d, %q; want 3 (not running)", r.code, r.stdout)
+			}
+			if r := script("start"); r.code != 0 {
+				t.Fatalf("start = %d, %q", r.code, r.stderr)
+			}
+			mustBeHeld(t, 631, ipc.TCP)
+			mustBeHeld(t, 892, ipc.UDP)
+			if r := script("start"); r.code != 0 || !strings.Contains(r.stdout, "already running") {
+				t.Errorf("start when running = %d, %q; want 0, already running", r.code, r.stdout)
+			}
+			pid := s.daemonPid()
+			if r := script("status"); r.code != 0 || !strings.Contains(r.stdout, "running (pid "+strconv.Itoa(pid)+")") {
+				t.Errorf("status = %d, %q; want 0 and pid %d", r.code, r.stdout, pid)
+			}
+			s.write(t, "new", "7161/tcp\n")
+			if r := script("reload"); r.code != 0 {
+				t.Errorf("reload = %d, %q", r.code, r.stderr)
+			}
+			waitFor(t, "the reload to hold 7161", func() bool { return quickHeld(t, 7161, ipc.TCP) })
+			if r := script("restart"); r.code != 0 || s.daemonPid() == pid {
+				t.Errorf("restart = %d, %q, pid %d; want 0 and a new daemon", r.code, r.stderr, s.daemonPid())
+			}
+			mustBeHeld(t, 631, ipc.TCP)
+			if r := script("stop"); r.code != 0 {
+				t.Errorf("stop = %d, %q", r.code, r.stderr)
+			}
+			mustBeFree(t, 631, ipc.TCP)
+			mustBeFree(t, 892, ipc.UDP)
+			if r := script("status"); r.code != 3 {
+				t.Errorf("status after stop = %d; want 3", r.code)
+			}
+			if r := script("stop"); r.code != 0 {
+				t.Errorf("stop when stopped = %d; want 0", r.code)
+			}
+			if r := script("reload"); r.code != 7 {
+				t.Errorf("reload when stopped = %d; want 7", r.code)
+			}
+			// kill -9: status says dead with a pidfile; start recovers.
+			script("start")
+			dead := s.daemonPid()
+			syscall.Kill(dead, syscall.SIGKILL)
+			waitGone(dead)
+			if r := script("status"); r.code != 1 {
+				t.Errorf("status after kill -9 = %d, %q; want 1", r.code, r.stdout)
+			}
+			if r := script("start"); r.code != 0 {
+				t.Errorf("start after kill -9 = %d, %q", r.code, r.stderr)
+			}
+			mustBeHeld(t, 892, ipc.TCP)
+			if r := script("bogus"); r.code != 2 {
+				t.Errorf("bogus action = %d; want 2", r.code)
+			}
+
+			// cups's own LSB script: portrelease, then cupsd.
+			cupsDefaults := filepath.Join(s.dir, "cups-default")
+			os.WriteFile(cupsDefaults, []byte("PORTRELEASE="+bin("portrelease")+"\nPORTRELEASE_OPTS='-s "+s.sock+"'\nCUPSD="+fakeCupsd(t, s.dir)+"\n"), 0o644)
+			cmd := exec.Command(shell[0], append(shell[1:], "scripts/cups/sysvinit/cups", "start")...)
+			cmd.Env = append(os.Environ(), "CUPS_DEFAULTS="+cupsDefaults)
+			if r := runCmd(t, cmd); r.code != 0 {
+				t.Fatalf("cups start = %d, %q", r.code, r.stderr)
+			}
+			waitFor(t, "the fake cupsd to listen on 631", func() bool { return cupsServes(t) })
+			mustBeHeld(t, 892, ipc.UDP)
+		})
+	}
+}
+
+func TestInitOpenRC(t *testing.T) {
+	needNetns(t)
+	for _, shell := range [][]string{{"busybox", "sh"}, {"dash"}} {
+		t.Run(shell[0], func(t *testing.T) {
+			need(t, shell[0])
+			s := newSetup(t, map[string]string{"cups": "ipp\n", "nfs": "892/tcp\n"})
+			t.Cleanup(s.kill)
+			env := append(os.Environ(), "portreserve="+bin("portreserve"), "portrelease="+bin("portrelease"),
+				"pidfile="+s.pidfile, "socket="+s.sock, "portreserve_opts=-c "+s.conf)
+			rc := func(script, command string, extra ...string) result {
+				cmd := exec.Command(shell[0], append(shell[1:], "testdata/openrc-run", script, command)...)
+				cmd.Env = append(env, extra...)
+				return runCmd(t, cmd)
+			}
+			r := rc("scripts/openrc/portreserve", "depend")
+			for _, want := range []string{"need localmount", "before rpcbind portmap nfs"} {
+				if !strings.Contains(r.stdout, want) {
+					t.Errorf("depend() = %q; want %q", r.stdout, want)
+				}
+			}
+			if r := rc("scripts/openrc/portreserve", "start"); r.code != 0 || !strings.Contains(r.stdout, "[ ok ]") {
+				t.Fatalf("start = %d, %q %q", r.code, r.stdout, r.stderr)
+			}
+			mustBeHeld(t, 631, ipc.TCP)
+			s.write(t, "new", "7171/udp\n")
+			if r := rc("scripts/openrc/portreserve", "reload"); r.code != 0 {
+				t.Errorf("reload = %d, %q", r.code, r.stderr)
+			}
+			waitFor(t, "the reload to hold 7171", func() bool { return quickHeld(t, 7171, ipc.UDP) })
+
+			// cupsd's start_pre gives 631 back.
+			if r := rc("scripts/cups/openrc/cupsd", "depend"); !strings.Contains(r.stdout, "after portreserve") {
+				t.Errorf("cupsd depend() = %q; want after portreserve", r.stdout)
+			}
+			r = rc("scripts/cups/openrc/cupsd", "start", "cupsd="+fakeCupsd(t, s.dir), "portrelease_opts=-s "+s.sock)
+			if r.code != 0 {
+				t.Fatalf("cupsd start = %d, %q %q", r.code, r.stdout, r.stderr)
+			}
+			waitFor(t, "the fake cupsd to listen on 631", func() bool { return cupsServes(t) })
+
+			if r := rc("scripts/openrc/portreserve", "stop"); r.code != 0 {
+				t.Errorf("stop = %d, %q", r.code, r.stderr)
+			}
+			mustBeFree(t, 892, ipc.TCP)
+			mustBeFree(t, 7171, ipc.UDP)
+		})
+	}
+}
+
+// serviceDir copies a service directory from scripts/ into dir, with a
+// ./conf file holding settings.
+func serviceDir(t *testing.T, from, dir, conf string) string {
+	t.Helper()
+	to := filepath.Join(dir, filepath.Base(from))
+	if err := os.MkdirAll(to, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(from, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, _ := e.Info()
+		os.WriteFile(filepath.Join(to, e.Name()), data, info.Mode().Perm())
+	}
+	os.WriteFile(filepath.Join(to, "conf"), []byte(conf), 0o644)
+	return to
+}
+
+// supervise starts a supervisor on a service directory, stopped at the
+// end of the test.
+func supervise(t *testing.T, stop func(), name string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		stop()
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+}
+
+func TestInitRunit(t *testing.T) {
+	needNetns(t)
+	need(t, "runsv", "sv")
+	s := newSetup(t, map[string]string{"cups": "ipp\n", "nfs": "892\n"})
+	svc := serviceDir(t, "scripts/runit/portreserve", s.dir,
+		"PORTRESERVE="+bin("portreserve")+"\nPORTRESERVE_OPTS='"+strings.Join(s.args(), " ")+"'\n")
+	sv := func(args ...string) result { return runCmd(t, exec.Command("sv", args...)) }
+	supervise(t, func() { sv("exit", svc) }, "runsv", svc)
+	// runit has no readiness protocol: wait for the ports.
+	waitFor(t, "runsv to start portreserve", func() bool { return quickHeld(t, 892, ipc.UDP) })
+	mustBeHeld(t, 631, ipc.TCP)
+	if r := sv("status", svc); !strings.HasPrefix(r.stdout, "run: ") {
+		t.Fatalf("sv status = %q; want run:", r.stdout)
+	}
+
+	// cups under runit: its run script releases 631, then execs cupsd.
+	cups := serviceDir(t, "scripts/cups/runit/cups", s.dir,
+		"PORTRELEASE="+bin("portrelease")+"\nPORTRELEASE_OPTS='-s "+s.sock+"'\nCUPSD='env "+envServe+"=631 "+filepath.Join(binDir, "portreserve.test")+"'\n")
+	supervise(t, func() { sv("exit", cups) }, "runsv", cups)
+	waitFor(t, "cups to listen on 631", func() bool { return cupsServes(t) })
+	// portreserve is still up (-k), holding the rest; runsv did not
+	// restart it into holding 631 again.
+	if r := sv("status", svc); !strings.HasPrefix(r.stdout, "run: ") {
+		t.Errorf("sv status after cups started = %q; want run:", r.stdout)
+	}
+	mustBeHeld(t, 892, ipc.TCP)
+
+	// -v -w: sv returns once the service is down.
+	if r := sv("-v", "-w", "10", "down", svc); r.code != 0 {
+		t.Errorf("sv down = %d, %q", r.code, r.stdout)
+	}
+	mustBeFree(t, 892, ipc.TCP)
+	mustBeFree(t, 892, ipc.UDP)
+	if r := sv("status", svc); !strings.HasPrefix(r.stdout, "down: ") {
+		t.Errorf("sv status after down = %q; want down:", r.stdout)
+	}
+}
+
+func TestInitS6(t *testing.T) {
+	needNetns(t)
+	need(t, "s6-supervise", "s6-svwait", "s6-svc")
+	// Enough ports that readiness signalled early would be caught.
+	s := newSetup(t, map[string]string{"cups": "ipp\n", "range": "23000-23999\n"})
+	svc := serviceDir(t, "scripts/s6/portreserve", s.dir,
+		"PORTRESERVE="+bin("portreserve")+"\nPORTRESERVE_OPTS='"+strings.Join(s.args(), " ")+"'\n")
+	svc6 := func(args ...string) result { return runCmd(t, exec.Command("s6-svc", args...)) }
+	supervise(t, func() { svc6("-xd", svc) }, "s6-supervise", svc)
+	waitFor(t, "s6-supervise to set up", func() bool {
+		_, err := os.Stat(filepath.Join(svc, "supervise", "status"))
+		return err == nil
+	})
+	if r := runCmd(t, exec.Command("s6-svwait", "-U", "-t", "10000", svc)); r.code != 0 {
+		t.Fatalf("s6-svwait -U = %d, %q", r.code, r.stderr)
+	}
+	// s6-svwait -U has returned: every port is held now.
+	for port := 23000; port <= 23999; port++ {
+		if !quickHeld(t, port, ipc.TCP) || !quickHeld(t, port, ipc.UDP) {
+			t.Fatalf("port %d not held when s6-svwait -U returned", port)
+		}
+	}
+	mustBeHeld(t, 631, ipc.TCP)
+
+	cups := serviceDir(t, "scripts/cups/s6/cups", s.dir,
+		"PORTRELEASE="+bin("portrelease")+"\nPORTRELEASE_OPTS='-s "+s.sock+"'\nCUPSD='env "+envServe+"=631 "+filepath.Join(binDir, "portreserve.test")+"'\n")
+	supervise(t, func() { svc6("-xd", cups) }, "s6-supervise", cups)
+	waitFor(t, "cups to listen on 631", func() bool { return cupsServes(t) })
+	mustBeHeld(t, 23500, ipc.UDP)
+
+	if r := svc6("-d", svc); r.code != 0 {
+		t.Errorf("s6-svc -d = %d, %q", r.code, r.stderr)
+	}
+	if r := runCmd(t, exec.Command("s6-svwait", "-D", "-t", "10000", svc)); r.code != 0 {
+		t.Fatalf("s6-svwait -D = %d, %q", r.code, r.stderr)
+	}
+	mustBeFree(t, 23000, ipc.TCP)
+	mustBeFree(t, 23999, ipc.UDP)
+}
+
+func TestInitSystemd(t *testing.T) {
+	need(t, "systemd-analyze")
+	dir := t.TempDir()
+	unit, err := os.ReadFile("scripts/systemd/portreserve.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(unit)
+	for _, want := range []string{"Type=notify", "Before=rpcbind.service", "network.target", "ExecReload=/bin/kill -HUP $MAINPID", "Restart=on-failure"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("portreserve.service lacks %q", want)
+		}
+	}
+	// verify checks that ExecStart exists: point it at the built binary.
+	text = strings.ReplaceAll(text, "/usr/sbin/portreserve", bin("portreserve"))
+	os.WriteFile(filepath.Join(dir, "portreserve.service"), []byte(text), 0o644)
+	// A cups.service with the drop-in from scripts/cups.
+	os.WriteFile(filepath.Join(dir, "cups.service"), []byte("[Unit]\nDescription=CUPS\n[Service]\nExecStart="+bin("portreserve")+" --help\n"), 0o644)
+	dropin, err := os.ReadFile("scripts/cups/systemd/cups.service.d/portreserve.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(dir, "cups.service.d"), 0o755)
+	verify := func(portrelease string) (string, error) {
+		os.WriteFile(filepath.Join(dir, "cups.service.d", "portreserve.conf"),
+			[]byte(strings.ReplaceAll(string(dropin), "/usr/sbin/portrelease", portrelease)), 0o644)
+		cmd := exec.Command("systemd-analyze", "verify", "--man=no", filepath.Join(dir, "portreserve.service"), filepath.Join(dir, "cups.service"))
+		cmd.Env = append(os.Environ(), "SYSTEMD_UNIT_PATH="+dir+":")
+		out, err := cmd.CombinedOutput()
+		return strings.TrimSpace(string(out)), err
+	}
+	if out, err := verify(bin("portrelease")); err != nil || out != "" {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
+	// The drop-in is what systemd loads for cups.service: pointed at a
+	// missing portrelease, verify says so.
+	if out, err := verify("/nonexistent/portrelease"); err == nil || !strings.Contains(out, "/nonexistent/portrelease") {
+		t.Errorf("verify with a broken drop-in = %v, %q; want an error naming it (is the drop-in loaded?)", err, out)
+	}
+}
