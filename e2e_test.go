@@ -465,3 +465,52 @@ func TestE2EInitramfs(t *testing.T) {
 	}
 	t.Logf("initramfs: %s", strings.TrimPrefix(verdict, "PORTRESERVE-INITRAMFS: "))
 }
+
+func TestE2EForeignArch(t *testing.T) {
+	needE2E(t)
+	foreign := os.Getenv("PORTRESERVE_TEST_FOREIGN")
+	if foreign == "" {
+		t.Skip("PORTRESERVE_TEST_FOREIGN is not set: .ci/run points it at build/cross/arm64/portreserve")
+	}
+	qemu, err := exec.LookPath("qemu-aarch64-static")
+	if err != nil {
+		t.Skip("qemu-aarch64-static is not installed (Debian's qemu-user-static)")
+	}
+	foreign, _ = filepath.Abs(foreign)
+	s := newSetup(t, map[string]string{"cups": "ipp\n", "nfs": "892\n"})
+	// In the foreground: detaching re-executes /proc/self/exe, which
+	// needs binfmt_misc to run an arm64 binary; the readiness fd tells
+	// when the ports are held.
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	daemon := exec.Command(qemu, "-0", "portreserve", foreign, "-f", "-N", "3", "-c", s.conf, "-s", s.sock, "-p", s.pidfile)
+	daemon.ExtraFiles = []*os.File{pw}
+	if err := daemon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	t.Cleanup(func() { daemon.Process.Kill(); daemon.Wait() })
+	if n, _ := pr.Read(make([]byte, 1)); n != 1 {
+		t.Fatalf("the arm64 daemon exited before it was ready")
+	}
+	mustBeHeld(t, 631, ipc.TCP)
+	mustBeHeld(t, 892, ipc.UDP)
+	release := func(name string) result {
+		return runCmd(t, exec.Command(qemu, "-0", "portrelease", foreign, "-s", s.sock, name))
+	}
+	if r := release("cups"); r.code != 0 {
+		t.Fatalf("arm64 portrelease cups = %d, %q", r.code, r.stderr)
+	}
+	mustBeFree(t, 631, ipc.TCP)
+	mustBeHeld(t, 892, ipc.TCP)
+	if r := release("nfs"); r.code != 0 {
+		t.Fatalf("arm64 portrelease nfs = %d, %q", r.code, r.stderr)
+	}
+	mustBeFree(t, 892, ipc.UDP)
+	if err := daemon.Wait(); err != nil {
+		t.Errorf("arm64 daemon after the last release: %v; want exit 0", err)
+	}
+	t.Logf("arm64 under qemu-user: held 631/tcp and 892/tcp+udp, released both, the daemon exited 0")
+}
