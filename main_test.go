@@ -23,10 +23,12 @@ import (
 )
 
 const (
-	envBin   = "PORTRESERVE_TEST_BIN"   // the built binary's directory
-	envNetns = "PORTRESERVE_TEST_NETNS" // "1" inside the namespace, else why not
-	envOther = "PORTRESERVE_TEST_OTHER" // act as another user against this socket
-	envServe = "PORTRESERVE_TEST_SERVE" // be a fake service listening on this TCP port
+	envBin       = "PORTRESERVE_TEST_BIN"         // the built binary's directory
+	envNetns     = "PORTRESERVE_TEST_NETNS"       // "1" inside the namespace, else why not
+	envOther     = "PORTRESERVE_TEST_OTHER"       // act as another user against this socket
+	envServe     = "PORTRESERVE_TEST_SERVE"       // be a fake service listening on this TCP port
+	envActivated = "PORTRESERVE_TEST_ACTIVATED"   // be a socket-activated service
+	envAmbient   = "PORTRESERVE_TEST_AMBIENT_FDS" // descriptors inherited from outside the tests
 )
 
 // binDir holds portreserve and its applet links.
@@ -40,6 +42,9 @@ var noNetns string
 var noMountns string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(envAmbient) == "" {
+		os.Setenv(envAmbient, ambientFds())
+	}
 	if sock := os.Getenv(envOther); sock != "" {
 		os.Exit(actAsOther(sock))
 	}
@@ -62,6 +67,24 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// ambientFds lists the descriptors above 2 that this process inherited
+// without close-on-exec (from whatever started the tests): every child
+// inherits them too, through no doing of the code under test.
+func ambientFds() string {
+	fds := []string{"-"}
+	entries, _ := os.ReadDir("/proc/self/fd")
+	for _, e := range entries {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil || fd <= 2 {
+			continue
+		}
+		if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil && flags&unix.FD_CLOEXEC == 0 {
+			fds = append(fds, e.Name())
+		}
+	}
+	return strings.Join(fds, ",")
+}
+
 // buildAndReexec builds the binary and runs the tests again inside a new
 // network namespace; where none can be had, it runs them here and the
 // tests that need one skip.
@@ -79,6 +102,15 @@ func buildAndReexec(m *testing.M) int {
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		os.Stderr.WriteString("go build: " + err.Error() + "\n")
+		return 1
+	}
+	// The socket-activated test service, static so that it runs in an
+	// empty root too.
+	service := exec.Command("go", "build", "-o", filepath.Join(dir, "activated"), "./testdata/activated")
+	service.Env = append(os.Environ(), "CGO_ENABLED=0")
+	service.Stdout, service.Stderr = os.Stdout, os.Stderr
+	if err := service.Run(); err != nil {
+		os.Stderr.WriteString("go build ./testdata/activated: " + err.Error() + "\n")
 		return 1
 	}
 	for _, name := range []string{"portrelease", "portreserve-check"} {

@@ -11,15 +11,17 @@
 //	offset size field
 //	     0    4 magic "\x7fPRS" (7f 50 52 53)
 //	     4    1 version, 1
-//	     5    1 operation: 1 release, 2 release all, 3 list, 4 reload
+//	     5    1 operation: 1 release, 2 release all, 3 list, 4 reload,
+//	            5 hand off
 //	     6    2 flags, 0
 //	     8    4 request id, echoed in the reply
 //	    12    4 argument: for list, the index of the first entry wanted
-//	    16   64 release name, NUL-padded (release; zero otherwise)
+//	    16   64 release name, NUL-padded (release, hand off; zero
+//	            otherwise)
 //
 // A reply is a ReplyHeaderSize (88) byte header followed by Count entries
-// of EntrySize (72) bytes each (entries only in list replies, at most
-// PageEntries of them):
+// of EntrySize (72) bytes each (entries only in list and hand-off replies,
+// at most PageEntries of them):
 //
 //	offset size field
 //	     0    4 magic
@@ -28,9 +30,10 @@
 //	     6    2 status (see Status)
 //	     8    4 request id of the request, 0 when it could not be read
 //	    12    4 count: release: sockets closed; release all: names
-//	            released; reload: reservations newly held; list: entries
-//	            in this reply
-//	    16    4 total: release: ports of the name; list: entries in all
+//	            released; reload: reservations newly held; list, hand
+//	            off: entries in this reply
+//	    16    4 total: release: ports of the name; list: entries in all;
+//	            hand off: sockets handed off in all
 //	    20    4 generation: changes whenever a reservation changes state,
 //	            so that a client reading a list in pages can start again
 //	    24   64 release name of the request, NUL-padded
@@ -41,8 +44,14 @@
 //	     0   64 release name, NUL-padded
 //	    64    2 port
 //	    66    1 protocol: 6 tcp, 17 udp (the IP protocol numbers)
-//	    67    1 state: 1 held, 2 released, 3 failed
+//	    67    1 state: 1 held, 2 released, 3 failed, 4 handed off
 //	    68    4 errno of the failed bind, 0 otherwise
+//
+// Hand off: the daemon passes the held sockets of a name to the client
+// with SCM_RIGHTS and forgets them, so that the ports never become free
+// in between. The reply comes in as many datagrams as it takes, each with
+// up to PageEntries entries and as many descriptors, in the same order
+// (the order of the configuration file), Total giving the number in all.
 //
 // Compatibility with portreserve 0.0.5: a datagram that does not start with
 // the magic and holds nothing but a release name (or "*"), optionally
@@ -83,6 +92,7 @@ const (
 	OpReleaseAll Op = 2 // release every port
 	OpList       Op = 3 // list reservations from index Arg on
 	OpReload     Op = 4 // read the configuration again
+	OpHandoff    Op = 5 // pass the sockets of Name to the client
 )
 
 // String returns the operation's name, as logged.
@@ -96,6 +106,8 @@ func (o Op) String() string {
 		return "list"
 	case OpReload:
 		return "reload"
+	case OpHandoff:
+		return "hand-off"
 	}
 	return "op " + strconv.Itoa(int(o))
 }
@@ -166,9 +178,10 @@ type State uint8
 
 // The states of a reservation.
 const (
-	Held     State = 1 // the daemon holds the port
-	Released State = 2 // the daemon held it and let it go
-	Failed   State = 3 // the daemon could not bind it
+	Held      State = 1 // the daemon holds the port
+	Released  State = 2 // the daemon held it and let it go
+	Failed    State = 3 // the daemon could not bind it
+	HandedOff State = 4 // the daemon passed its socket to a service
 )
 
 // String returns "held", "released" or "failed".
@@ -180,6 +193,8 @@ func (s State) String() string {
 		return "released"
 	case Failed:
 		return "failed"
+	case HandedOff:
+		return "handed-off"
 	}
 	return "state" + strconv.Itoa(int(s))
 }
@@ -301,7 +316,7 @@ func ParseRequest(b []byte) (Request, error) {
 		return r, ErrName
 	}
 	switch r.Op {
-	case OpRelease:
+	case OpRelease, OpHandoff:
 		if CheckName(name) != nil {
 			return r, ErrName
 		}
@@ -376,7 +391,7 @@ func ParseReply(b []byte) (Reply, error) {
 		return r, ErrName
 	}
 	n := (len(b) - ReplyHeaderSize) / EntrySize
-	if n > 0 && (r.Op != OpList || uint32(n) != r.Count) {
+	if n > 0 && ((r.Op != OpList && r.Op != OpHandoff) || uint32(n) != r.Count) {
 		return r, ErrCount
 	}
 	for i := 0; i < n; i++ {

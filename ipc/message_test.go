@@ -29,6 +29,7 @@ func TestRequestFields(t *testing.T) {
 		{Op: OpReleaseAll, ID: 7},
 		{Op: OpList, ID: 8, Arg: 12345},
 		{Op: OpReload, ID: 9},
+		{Op: OpHandoff, ID: 10, Name: "cups"},
 	} {
 		got, err := ParseRequest(r.Marshal())
 		if err != nil || got != r {
@@ -194,6 +195,7 @@ func TestStrings(t *testing.T) {
 	for _, tt := range []struct{ got, want string }{
 		{TCP.String(), "tcp"}, {UDP.String(), "udp"},
 		{Held.String(), "held"}, {Released.String(), "released"}, {Failed.String(), "failed"},
+		{HandedOff.String(), "handed-off"}, {OpHandoff.String(), "hand-off"},
 		{OpRelease.String(), "release"}, {OpList.String(), "list"},
 		{StatusDenied.String(), "permission denied"},
 	} {

@@ -132,6 +132,12 @@ func Send(fd int, to unix.Sockaddr, b []byte) error {
 	return unix.Sendto(fd, b, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, to)
 }
 
+// SendRights is Send with descriptors passed along (SCM_RIGHTS). The
+// receiver gets its own copies; the caller still owns fds.
+func SendRights(fd int, to unix.Sockaddr, b []byte, fds []int) error {
+	return unix.Sendmsg(fd, b, unix.UnixRights(fds...), to, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
+}
+
 // Conn is a client's connection to the daemon.
 type Conn struct {
 	fd   int
@@ -182,26 +188,82 @@ func (c *Conn) Close() error {
 // it answers (a daemon that exits has released everything), and ErrTimeout
 // when it does not answer in time.
 func (c *Conn) Do(req Request, timeout time.Duration) (Reply, error) {
+	deadline := time.Now().Add(timeout)
+	id, err := c.send(req)
+	if err != nil {
+		return Reply{}, err
+	}
+	r, _, err := c.receive(id, deadline, nil)
+	return r, err
+}
+
+// Handoff asks the daemon for the held sockets of name and returns them
+// with their entries, in the order of the configuration. The descriptors
+// are close-on-exec. A name the daemon has but holds nothing for gives no
+// sockets and no error; a name it does not have gives a *StatusError with
+// StatusNoSuchName.
+func (c *Conn) Handoff(name string, timeout time.Duration) ([]Entry, []int, error) {
+	deadline := time.Now().Add(timeout)
+	id, err := c.send(Request{Op: OpHandoff, Name: name})
+	if err != nil {
+		return nil, nil, err
+	}
+	oob := make([]byte, unix.CmsgSpace(PageEntries*4))
+	var entries []Entry
+	var fds []int
+	fail := func(err error) ([]Entry, []int, error) {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		return nil, nil, err
+	}
+	for {
+		r, got, err := c.receive(id, deadline, oob)
+		fds = append(fds, got...)
+		if err != nil {
+			return fail(err)
+		}
+		if r.Status != StatusOK {
+			return fail(&StatusError{Op: OpHandoff, Name: name, Status: r.Status})
+		}
+		entries = append(entries, r.Entries...)
+		if len(fds) != len(entries) {
+			return fail(&os.PathError{Op: "hand-off", Path: c.path, Err: errors.New("sockets and entries do not match")})
+		}
+		if len(r.Entries) == 0 || uint32(len(entries)) >= r.Total {
+			return entries, fds, nil
+		}
+	}
+}
+
+// send sends req with a new request id and returns the id.
+func (c *Conn) send(req Request) (uint32, error) {
 	c.id++
 	req.ID = c.id
-	deadline := time.Now().Add(timeout)
 	if err := unix.Send(c.fd, req.Marshal(), unix.MSG_NOSIGNAL); err != nil {
 		if noDaemon(err) {
-			return Reply{}, ErrNoDaemon
+			return 0, ErrNoDaemon
 		}
-		return Reply{}, &os.PathError{Op: "send", Path: c.path, Err: err}
+		return 0, &os.PathError{Op: "send", Path: c.path, Err: err}
 	}
+	return req.ID, nil
+}
+
+// receive waits until deadline for the reply to request id, and returns
+// it with the descriptors passed along with it, if oob has room for them.
+// Replies to other ids are dropped, their descriptors closed.
+func (c *Conn) receive(id uint32, deadline time.Time, oob []byte) (Reply, []int, error) {
 	buf := make([]byte, MaxReplySize+1)
 	for {
 		left := time.Until(deadline)
 		if left <= 0 {
-			return Reply{}, ErrTimeout
+			return Reply{}, nil, ErrTimeout
 		}
 		tv := unix.NsecToTimeval(left.Nanoseconds())
 		if err := unix.SetsockoptTimeval(c.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-			return Reply{}, os.NewSyscallError("setsockopt SO_RCVTIMEO", err)
+			return Reply{}, nil, os.NewSyscallError("setsockopt SO_RCVTIMEO", err)
 		}
-		n, err := unix.Read(c.fd, buf)
+		n, oobn, _, _, err := unix.Recvmsg(c.fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
 		switch {
 		case err == unix.EINTR:
 			continue
@@ -209,22 +271,46 @@ func (c *Conn) Do(req Request, timeout time.Duration) (Reply, error) {
 			// The daemon may have shut down with the request
 			// unanswered; a datagram to a closed socket is refused.
 			if perr := c.probe(); perr != nil {
-				return Reply{}, perr
+				return Reply{}, nil, perr
 			}
-			return Reply{}, ErrTimeout
+			return Reply{}, nil, ErrTimeout
 		case err != nil:
 			if noDaemon(err) {
-				return Reply{}, ErrNoDaemon
+				return Reply{}, nil, ErrNoDaemon
 			}
-			return Reply{}, &os.PathError{Op: "recv", Path: c.path, Err: err}
+			return Reply{}, nil, &os.PathError{Op: "recv", Path: c.path, Err: err}
 		}
+		fds := rights(oob[:oobn])
 		r, err := ParseReply(buf[:n])
 		if err != nil {
-			return Reply{}, &os.PathError{Op: "reply", Path: c.path, Err: err}
+			closeAll(fds)
+			return Reply{}, nil, &os.PathError{Op: "reply", Path: c.path, Err: err}
 		}
-		if r.ID == req.ID {
-			return r, nil
+		if r.ID == id {
+			return r, fds, nil
 		}
+		closeAll(fds)
+	}
+}
+
+// rights returns the descriptors an SCM_RIGHTS control message carries.
+func rights(oob []byte) []int {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil
+	}
+	var fds []int
+	for i := range msgs {
+		if got, err := unix.ParseUnixRights(&msgs[i]); err == nil {
+			fds = append(fds, got...)
+		}
+	}
+	return fds
+}
+
+func closeAll(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
 	}
 }
 

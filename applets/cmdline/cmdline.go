@@ -4,8 +4,8 @@
 // It accepts what getopt_long users expect: short options ("-f"), grouped
 // short options ("-fq"), a short option's argument attached or separate
 // ("-t5", "-t 5"), long options with "=" or a separate argument
-// ("--timeout=5", "--timeout 5"), options before or after operands, and
-// "--" to end the options. A lone "-" is an operand. "-h" and "--help" are
+// ("--timeout=5", "--timeout 5"), options before or after operands (or,
+// with StopAtOperand, before them only), and "--" to end the options. A lone "-" is an operand. "-h" and "--help" are
 // always known and make Parse return ErrHelp.
 package cmdline
 
@@ -34,7 +34,11 @@ type Set struct {
 	Usage  string    // the usage text printed by --help and on errors
 	Stdout io.Writer // for --help; os.Stdout when nil
 	Stderr io.Writer // for errors; os.Stderr when nil
-	opts   []*option
+	// StopAtOperand, when set and true at the first operand, ends the
+	// options there, as for a command to run: "--exec NAME cmd -f"
+	// leaves -f to cmd.
+	StopAtOperand func() bool
+	opts          []*option
 }
 
 type option struct {
@@ -176,6 +180,9 @@ func (s *Set) Parse(args []string) ([]string, error) {
 				break
 			}
 		default:
+			if s.StopAtOperand != nil && s.StopAtOperand() {
+				return append(operands, args[i:]...), nil
+			}
 			operands = append(operands, a)
 		}
 	}

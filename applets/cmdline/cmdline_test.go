@@ -110,3 +110,18 @@ func TestFail(t *testing.T) {
 		t.Errorf("Fail(usage error) = %d, stdout %q, stderr %q; want 2, message and usage on stderr", code, out.String(), errOut.String())
 	}
 }
+
+func TestStopAtOperand(t *testing.T) {
+	var o opts
+	s := newSet(&o)
+	s.StopAtOperand = func() bool { return o.s != "" }
+	operands, err := s.Parse([]string{"-q", "-s", "cups", "cupsd", "-f", "--x"})
+	if err != nil || !o.q || o.f || !reflect.DeepEqual(operands, []string{"cupsd", "-f", "--x"}) {
+		t.Errorf("Parse = %+v, %q, %v; want -q and -s parsed, the rest left to the command", o, operands, err)
+	}
+	o = opts{}
+	operands, _ = s.Parse([]string{"a", "-f", "b"})
+	if !o.f || !reflect.DeepEqual(operands, []string{"a", "b"}) {
+		t.Errorf("Parse without the condition = %+v, %q; want options anywhere", o, operands)
+	}
+}

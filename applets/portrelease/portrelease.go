@@ -17,12 +17,21 @@ const DefaultTimeout = 5 * time.Second
 
 // Usage is the applet's --help text.
 const Usage = `usage: portrelease [-q] [-t SECONDS] [-s PATH] NAME...
+       portrelease [-q] [-t SECONDS] [-s PATH] --exec NAME [--] COMMAND [ARGS...]
 
 Ask the portreserve daemon to release the ports reserved under each NAME
 (a file name in /etc/portreserve), and wait until they are free: when
 portrelease returns 0, the service can bind its ports. NAME "*" releases
 everything.
 
+With --exec, take NAME's sockets over instead and run COMMAND with them, as
+systemd socket activation does: the ports stay bound throughout, so nothing
+can take them between the release and the service's start. The sockets
+are at descriptors 3, 4, ... in the order of NAME's file, TCP ones
+listening, with LISTEN_FDS, LISTEN_PID and LISTEN_FDNAMES set. Without a
+daemon, or with nothing held for NAME, COMMAND runs without sockets.
+
+  -e, --exec=NAME        hand NAME's sockets to COMMAND and run it
   -q, --quiet            print nothing; the exit status still tells
   -t, --timeout=SECONDS  wait this long for each reply (default 5)
   -s, --socket=PATH      control socket (default /run/portreserve/socket)
@@ -31,6 +40,8 @@ everything.
 Exit status: 0 every NAME is free of portreserve (released now, released
 before, or no daemon running); 1 the daemon has no reservation by some
 NAME; 2 permission denied, no reply in time, a protocol error or bad usage.
+With --exec, COMMAND's status; 127 COMMAND not found, 126 it could not run,
+2 the sockets could not be taken over.
 `
 
 // Applet is the portrelease applet.
@@ -44,15 +55,33 @@ var Applet = applets.Applet{
 // the exit status.
 func Main(args []string) int {
 	var quiet bool
+	var execName string
 	timeout := DefaultTimeout
 	socket := ipc.DefaultSocket
 	set := cmdline.New("portrelease", Usage)
 	set.Flag('q', "quiet", &quiet)
 	set.Seconds('t', "timeout", &timeout)
 	set.String('s', "socket", &socket)
+	set.String('e', "exec", &execName)
+	// With --exec, the first operand starts the command and its options.
+	set.StopAtOperand = func() bool { return execName != "" }
 	names, err := set.Parse(args[1:])
 	if err != nil {
 		return set.Fail(err)
+	}
+	note := func(msg string) {
+		if !quiet {
+			os.Stderr.WriteString("portrelease: " + msg + "\n")
+		}
+	}
+	if execName != "" {
+		if err := ipc.CheckName(execName); err != nil {
+			return set.Fail(&cmdline.UsageError{Msg: err.Error()})
+		}
+		if len(names) == 0 {
+			return set.Fail(&cmdline.UsageError{Msg: "--exec " + execName + ": no COMMAND given"})
+		}
+		return execWith(socket, execName, names, timeout, note)
 	}
 	if len(names) == 0 {
 		return set.Fail(&cmdline.UsageError{Msg: "no NAME given"})
@@ -63,11 +92,6 @@ func Main(args []string) int {
 		}
 		if err := ipc.CheckName(name); err != nil {
 			return set.Fail(&cmdline.UsageError{Msg: err.Error()})
-		}
-	}
-	note := func(msg string) {
-		if !quiet {
-			os.Stderr.WriteString("portrelease: " + msg + "\n")
 		}
 	}
 	conn, err := ipc.Dial(socket)

@@ -386,6 +386,8 @@ func (d *daemon) handle(dg ipc.Datagram) *ipc.Reply {
 		reply.Entries = d.tab.page(int(req.Arg))
 		reply.Count = uint32(len(reply.Entries))
 		reply.Total = uint32(len(d.tab.entries))
+	case ipc.OpHandoff:
+		return d.handoff(dg, reply)
 	case ipc.OpReload:
 		added, ok := d.reload()
 		reply.Count = uint32(added)
@@ -395,6 +397,49 @@ func (d *daemon) handle(dg ipc.Datagram) *ipc.Reply {
 	}
 	reply.Generation = d.tab.gen
 	return reply
+}
+
+// handoff passes the held sockets of reply.Name to the sender with
+// SCM_RIGHTS, a page at a time, and then closes the daemon's copies: the
+// ports stay bound throughout. It sends its replies itself and returns nil,
+// or the reply to send when there is nothing to pass.
+func (d *daemon) handoff(dg ipc.Datagram, reply *ipc.Reply) *ipc.Reply {
+	hs, known := d.tab.handoff(reply.Name)
+	if !known {
+		reply.Status = ipc.StatusNoSuchName
+		return reply
+	}
+	if len(hs) == 0 || dg.From == nil {
+		if dg.From == nil {
+			d.tab.takeBack(reply.Name, hs)
+		}
+		reply.Generation = d.tab.gen
+		return reply
+	}
+	reply.Total = uint32(len(hs))
+	reply.Generation = d.tab.gen
+	for start := 0; start < len(hs); start += ipc.PageEntries {
+		page := hs[start:min(start+ipc.PageEntries, len(hs))]
+		reply.Entries = reply.Entries[:0]
+		fds := make([]int, len(page))
+		for i, h := range page {
+			reply.Entries = append(reply.Entries, h.entry)
+			fds[i] = h.fd
+		}
+		reply.Count = uint32(len(page))
+		if err := ipc.SendRights(d.ctl, dg.From, reply.Marshal(), fds); err != nil {
+			// Keep holding what did not go out.
+			d.log.Error("hand-off " + reply.Name + " to " + who(dg.Cred) + ": " + err.Error() + "; still holding " + itoa(len(hs)-start) + " sockets")
+			d.tab.takeBack(reply.Name, hs[start:])
+			hs = hs[:start]
+			break
+		}
+	}
+	for _, h := range hs {
+		unix.Close(h.fd)
+	}
+	d.log.Info("handed off " + reply.Name + " (" + itoa(len(hs)) + " sockets) to " + who(dg.Cred))
+	return nil
 }
 
 // legacy acts on a portreserve 0.0.5 release: a bare name, no reply.

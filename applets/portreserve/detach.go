@@ -4,10 +4,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"portreserve/applets/rawfs"
 )
 
 // statusFdEnv tells a re-executed daemon which descriptor to report its
@@ -109,20 +110,11 @@ func selfPath() (string, error) {
 	if exe, err := os.Executable(); err == nil {
 		return exe, nil
 	}
-	arg0 := os.Args[0]
-	if strings.Contains(arg0, "/") {
-		return absPath(arg0)
+	p, err := rawfs.LookPath(os.Args[0])
+	if err != nil {
+		return "", errors.New(err.Error() + ", and /proc/self/exe is unreadable")
 	}
-	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
-		if dir == "" {
-			dir = "."
-		}
-		p := filepath.Join(dir, arg0)
-		if unix.Access(p, unix.X_OK) == nil {
-			return absPath(p)
-		}
-	}
-	return "", errors.New(arg0 + " not found in $PATH and /proc/self/exe unreadable")
+	return absPath(p)
 }
 
 // statusFd returns the descriptor a detaching parent waits on, or -1 when

@@ -244,6 +244,72 @@ func (t *table) releaseAll() int {
 	return names
 }
 
+// handed is one socket on its way to a service.
+type handed struct {
+	entry ipc.Entry
+	key   key
+	fd    int
+}
+
+// handoff takes name's held sockets out of the table, in configuration
+// order, without closing them: the caller passes them on and then closes
+// its copies, so that the ports are never free in between. The name counts
+// as released from now on. known is false for a name the table lacks.
+func (t *table) handoff(name string) (out []handed, known bool) {
+	seen := map[key]bool{}
+	for i := range t.entries {
+		e := &t.entries[i]
+		if e.name != name {
+			continue
+		}
+		known = true
+		if e.state != ipc.Held || seen[e.key()] {
+			continue
+		}
+		fd, ok := t.fds[e.key()]
+		if !ok {
+			continue
+		}
+		seen[e.key()] = true
+		delete(t.fds, e.key())
+		out = append(out, handed{entry: ipc.Entry{Name: name, Port: e.port, Proto: e.proto, State: ipc.HandedOff}, key: e.key(), fd: fd})
+	}
+	if !known && !t.released[name] {
+		return nil, false
+	}
+	t.released[name] = true
+	for i := range t.entries {
+		e := &t.entries[i]
+		if e.state == ipc.Held && seen[e.key()] {
+			if e.name == name {
+				e.state = ipc.HandedOff
+			} else {
+				e.state = ipc.Released // its socket went with the other name
+			}
+		}
+	}
+	t.gen++
+	return out, true
+}
+
+// takeBack returns sockets that could not be handed off to the table, held
+// again.
+func (t *table) takeBack(name string, hs []handed) {
+	back := map[key]bool{}
+	for _, h := range hs {
+		t.fds[h.key] = h.fd
+		back[h.key] = true
+	}
+	for i := range t.entries {
+		e := &t.entries[i]
+		if back[e.key()] && (e.state == ipc.HandedOff || e.state == ipc.Released) {
+			e.state = ipc.Held
+		}
+	}
+	delete(t.released, name)
+	t.gen++
+}
+
 // page returns up to ipc.PageEntries entries from index start on.
 func (t *table) page(start int) []ipc.Entry {
 	var out []ipc.Entry

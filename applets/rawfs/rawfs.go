@@ -10,6 +10,8 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -59,4 +61,28 @@ func ReadFile(path string, limit int) ([]byte, error) {
 		return nil, &os.PathError{Op: "read", Path: path, Err: ErrTooLarge}
 	}
 	return data, nil
+}
+
+// LookPath finds the executable file name would run: name itself when it
+// contains a slash, else the first executable name in a directory of
+// $PATH. It is exec.LookPath without the os/exec package, which the
+// binary does without.
+func LookPath(name string) (string, error) {
+	if strings.Contains(name, "/") {
+		if err := unix.Access(name, unix.X_OK); err != nil {
+			return "", &os.PathError{Op: "exec", Path: name, Err: err}
+		}
+		return name, nil
+	}
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, name)
+		var st unix.Stat_t
+		if unix.Stat(p, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG && unix.Access(p, unix.X_OK) == nil {
+			return p, nil
+		}
+	}
+	return "", &os.PathError{Op: "exec", Path: name, Err: errors.New("not found in $PATH")}
 }

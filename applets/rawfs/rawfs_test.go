@@ -61,3 +61,28 @@ func TestReadFile(t *testing.T) {
 		t.Errorf("ReadFile(a directory) = nil error; want EISDIR")
 	}
 }
+
+func TestLookPath(t *testing.T) {
+	dir := t.TempDir()
+	exe := filepath.Join(dir, "tool")
+	os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755)
+	os.WriteFile(filepath.Join(dir, "plain"), nil, 0o644)
+	os.Mkdir(filepath.Join(dir, "adir"), 0o755)
+	t.Setenv("PATH", "/nonexistent:"+dir)
+	for _, tt := range []struct {
+		name, want string
+		ok         bool
+	}{
+		{"tool", exe, true},
+		{exe, exe, true},
+		{"plain", "", false},
+		{"adir", "", false},
+		{"missing", "", false},
+		{filepath.Join(dir, "plain"), "", false},
+	} {
+		got, err := LookPath(tt.name)
+		if got != tt.want || (err == nil) != tt.ok {
+			t.Errorf("LookPath(%q) = %q, %v; want %q, ok %v", tt.name, got, err, tt.want, tt.ok)
+		}
+	}
+}

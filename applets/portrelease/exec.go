@@ -1,0 +1,133 @@
+package portrelease
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"portreserve/applets/rawfs"
+	"portreserve/ipc"
+)
+
+// listenFdsStart is the first descriptor of socket activation, as
+// sd_listen_fds(3) defines it (SD_LISTEN_FDS_START).
+const listenFdsStart = 3
+
+// execWith takes over the held sockets of name and runs argv with them,
+// the way systemd's socket activation starts a service: the sockets at
+// descriptors 3, 4, ... in the order of the configuration file, TCP ones
+// listening, close-on-exec cleared on them only, and LISTEN_FDS,
+// LISTEN_PID (this process's pid, which exec keeps) and LISTEN_FDNAMES
+// set. The daemon passes the very sockets it holds, so the ports are bound
+// throughout: no other process can take them between the release and the
+// service's start. Without a daemon, or with nothing held for name, argv
+// runs without sockets, and a note says so. It returns only on failure.
+func execWith(socket, name string, argv []string, timeout time.Duration, note func(string)) int {
+	// Find the command first: sockets taken from the daemon would be
+	// lost if it could not run.
+	path, err := rawfs.LookPath(argv[0])
+	if err != nil {
+		note(err.Error())
+		return 127
+	}
+	var entries []ipc.Entry
+	var fds []int
+	conn, err := ipc.Dial(socket)
+	if err == nil {
+		entries, fds, err = conn.Handoff(name, timeout)
+		conn.Close()
+	}
+	var se *ipc.StatusError
+	switch {
+	case err == ipc.ErrNoDaemon:
+		note("no portreserve daemon running; starting " + argv[0] + " without sockets")
+	case asStatus(err, &se) && se.Status == ipc.StatusNoSuchName:
+		note(name + ": no reservation by that name; starting " + argv[0] + " without sockets")
+	case err != nil:
+		note(name + ": " + err.Error())
+		return 2
+	case len(fds) == 0:
+		note(name + ": nothing held; starting " + argv[0] + " without sockets")
+	}
+	for i, e := range entries {
+		if e.Proto != ipc.TCP {
+			continue
+		}
+		// The listen backlog systemd uses by default: SOMAXCONN.
+		if err := unix.Listen(fds[i], unix.SOMAXCONN); err != nil {
+			note(name + ": listen on " + strconv.Itoa(int(e.Port)) + "/tcp: " + err.Error())
+			return 2
+		}
+	}
+	if err := placeFds(fds); err != nil {
+		note(err.Error())
+		return 2
+	}
+	env := activationEnv(os.Environ(), name, len(fds))
+	err = syscall.Exec(path, argv, env)
+	note("exec " + path + ": " + err.Error())
+	return 126
+}
+
+// asStatus is errors.As for *ipc.StatusError, without the reflection
+// errors.As brings.
+func asStatus(err error, se **ipc.StatusError) bool {
+	e, ok := err.(*ipc.StatusError)
+	if ok {
+		*se = e
+	}
+	return ok
+}
+
+// placeFds moves fds to 3, 4, ... in order, without close-on-exec; every
+// other descriptor this process opened keeps close-on-exec. The sockets
+// first move above the target range, so that none is overwritten while the
+// others are placed.
+func placeFds(fds []int) error {
+	high := make([]int, len(fds))
+	for i, fd := range fds {
+		h, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, listenFdsStart+len(fds))
+		if err != nil {
+			return os.NewSyscallError("fcntl F_DUPFD_CLOEXEC", err)
+		}
+		unix.Close(fd)
+		high[i] = h
+	}
+	for i, h := range high {
+		if err := unix.Dup3(h, listenFdsStart+i, 0); err != nil {
+			return os.NewSyscallError("dup3", err)
+		}
+		unix.Close(h)
+	}
+	return nil
+}
+
+// activationEnv returns env without inherited LISTEN_* variables and, when
+// there are sockets, with those of sd_listen_fds(3): LISTEN_FDS=n,
+// LISTEN_PID=this process's pid, LISTEN_FDNAMES=name:name:... (each
+// socket is named after the release name, as systemd names each socket
+// of a socket unit after the unit).
+func activationEnv(env []string, name string, n int) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "LISTEN_FDS=") || strings.HasPrefix(kv, "LISTEN_PID=") || strings.HasPrefix(kv, "LISTEN_FDNAMES=") {
+			continue
+		}
+		out = append(out, kv)
+	}
+	if n == 0 {
+		return out
+	}
+	names := make([]string, n)
+	for i := range names {
+		names[i] = name
+	}
+	return append(out,
+		"LISTEN_FDS="+strconv.Itoa(n),
+		"LISTEN_PID="+strconv.Itoa(os.Getpid()),
+		"LISTEN_FDNAMES="+strings.Join(names, ":"))
+}

@@ -1,0 +1,250 @@
+package main
+
+import (
+	"bufio"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"portreserve/ipc"
+)
+
+// competitor spins on bind() of port with SO_REUSEADDR, as another
+// server starting at the same moment would, and once a bind succeeds it
+// listens, taking the port for good. stop ends it and reports whether it
+// ever got the port.
+func competitor(t *testing.T, port int) (stop func() bool) {
+	t.Helper()
+	var won, done atomic.Bool
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for !done.Load() {
+			fd, err := unix.Socket(unix.AF_INET6, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				continue
+			}
+			unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+			unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0)
+			if unix.Bind(fd, &unix.SockaddrInet6{Port: port}) == nil && unix.Listen(fd, 1) == nil {
+				won.Store(true)
+				t.Cleanup(func() { unix.Close(fd) })
+				return
+			}
+			unix.Close(fd)
+		}
+	}()
+	return func() bool {
+		done.Store(true)
+		wg.Wait()
+		return won.Load()
+	}
+}
+
+// startActivated runs portrelease with args (an --exec of the activated
+// test service) and returns the service's first line.
+func startActivated(t *testing.T, args ...string) (string, *exec.Cmd) {
+	t.Helper()
+	cmd := exec.Command(bin("portrelease"), args...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	if stderr.Len() > 0 {
+		line += " (stderr: " + stderr.String() + ")"
+	}
+	return strings.TrimSpace(line), cmd
+}
+
+// askTCP connects to addr and returns the service's greeting.
+func askTCP(t *testing.T, addr string) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return "dial: " + err.Error()
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	line, _ := bufio.NewReader(c).ReadString('\n')
+	return strings.TrimSpace(line)
+}
+
+// askUDP sends a datagram to addr and returns the reply.
+func askUDP(t *testing.T, addr string) string {
+	t.Helper()
+	c, err := net.Dial("udp", addr)
+	if err != nil {
+		return "dial: " + err.Error()
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	c.Write([]byte("hello"))
+	buf := make([]byte, 64)
+	n, err := c.Read(buf)
+	if err != nil {
+		return "read: " + err.Error()
+	}
+	return string(buf[:n])
+}
+
+func TestHandoffServes(t *testing.T) {
+	needNetns(t)
+	s := newSetup(t, map[string]string{"svc": "7301/tcp\n7302/udp\n7303/tcp\n", "other": "7304/tcp\n"})
+	if r := s.start(t); r.code != 0 {
+		t.Fatalf("portreserve = %d, %q", r.code, r.stderr)
+	}
+	// A competitor spins on the first port during the whole hand-off.
+	stop := competitor(t, 7301)
+	line, _ := startActivated(t, "-s", s.sock, "--exec", "svc", "--", bin("activated"))
+	if line != "ready 3 svc:svc:svc" {
+		t.Fatalf("activated service said %q; want ready 3 svc:svc:svc", line)
+	}
+	// The service serves every handed-over socket, over IPv4 and IPv6.
+	for _, tt := range []struct{ got, want string }{
+		{askTCP(t, "127.0.0.1:7301"), "tcp 7301"},
+		{askTCP(t, "[::1]:7301"), "tcp 7301"},
+		{askTCP(t, "127.0.0.1:7303"), "tcp 7303"},
+		{askTCP(t, "[::1]:7303"), "tcp 7303"},
+		{askUDP(t, "127.0.0.1:7302"), "udp 7302"},
+		{askUDP(t, "[::1]:7302"), "udp 7302"},
+	} {
+		if tt.got != tt.want {
+			t.Errorf("service answered %q; want %q", tt.got, tt.want)
+		}
+	}
+	if stop() {
+		t.Errorf("the competitor bound 7301 during the hand-off")
+	}
+	// The daemon keeps the other name, and lists svc as handed off.
+	mustBeHeld(t, 7304, ipc.TCP)
+	c, err := ipc.Dial(s.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := c.List(5 * time.Second)
+	c.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		want := ipc.HandedOff
+		if e.Name == "other" {
+			want = ipc.Held
+		}
+		if e.State != want {
+			t.Errorf("after hand-off: %s %d/%v is %v; want %v", e.Name, e.Port, e.Proto, e.State, want)
+		}
+	}
+	t.Logf("hand-off: svc's 7301/tcp, 7302/udp, 7303/tcp served over IPv4 and IPv6; the competitor never bound 7301")
+}
+
+func TestHandoffRaceAgainstPlainRelease(t *testing.T) {
+	needNetns(t)
+	// With a plain "portrelease NAME; exec COMMAND", the port is free for
+	// a moment, and a competitor spinning on bind() takes it.
+	lost := 0
+	tries := 0
+	for ; tries < 20 && lost == 0; tries++ {
+		s := newSetup(t, map[string]string{"svc": "7311/tcp\n"})
+		if r := s.start(t); r.code != 0 {
+			t.Fatalf("portreserve = %d, %q", r.code, r.stderr)
+		}
+		stop := competitor(t, 7311)
+		cmd := exec.Command("sh", "-c", `"$1" -s "$2" svc && exec env `+envServe+`=7311 "$3" -test.run='^$'`,
+			"sh", bin("portrelease"), s.sock, filepath.Join(binDir, "portreserve.test"))
+		done := make(chan error, 1)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+			// The service exited: its bind failed.
+			lost++
+		case <-time.After(500 * time.Millisecond):
+			cmd.Process.Kill()
+			<-done
+		}
+		if won := stop(); won != (lost > 0) {
+			t.Errorf("try %d: competitor won %v, service lost %v; want both or neither", tries, won, lost > 0)
+		}
+		s.kill()
+	}
+	if lost == 0 {
+		t.Fatalf("plain portrelease never lost the race in %d tries; the test cannot tell the hand-off apart", tries)
+	}
+	// The same, handed off: the competitor never wins. Each round has a
+	// port of its own: the connection a round's service closed leaves a
+	// TIME_WAIT on its port, which a bind without SO_REUSEADDR (the
+	// daemon's) is refused for a while.
+	for i := 0; i < 5; i++ {
+		port := 7340 + i
+		s := newSetup(t, map[string]string{"svc": strconv.Itoa(port) + "/tcp\n"})
+		if r := s.start(t); r.code != 0 {
+			t.Fatalf("portreserve = %d, %q", r.code, r.stderr)
+		}
+		stop := competitor(t, port)
+		line, cmd := startActivated(t, "-s", s.sock, "--exec", "svc", "--", bin("activated"))
+		if line != "ready 1 svc" {
+			t.Fatalf("activated service said %q", line)
+		}
+		if got, want := askTCP(t, "127.0.0.1:"+strconv.Itoa(port)), "tcp "+strconv.Itoa(port); got != want {
+			t.Errorf("service answered %q; want %q", got, want)
+		}
+		if stop() {
+			t.Fatalf("hand-off %d: the competitor bound %d", i, port)
+		}
+		cmd.Process.Kill()
+		cmd.Wait()
+		s.kill()
+	}
+	t.Logf("race: plain portrelease lost 7311 to the competitor after %d tries; 5 hand-offs (7340-7344) never did", tries)
+}
+
+func TestHandoffWithoutDaemonOrName(t *testing.T) {
+	needNetns(t)
+	s := newSetup(t, map[string]string{"svc": "7321/tcp\n"})
+	activated := bin("activated")
+	// No daemon: the command runs without sockets, and a note says so.
+	r := run(t, "portrelease", "-s", s.sock, "--exec", "svc", "--", activated)
+	if r.code != 0 || strings.TrimSpace(r.stdout) != "ready 0 without sockets" || !strings.Contains(r.stderr, "no portreserve daemon running") {
+		t.Errorf("--exec without a daemon = %d, %q, %q; want the command run without sockets and a note", r.code, r.stdout, r.stderr)
+	}
+	if r := s.start(t); r.code != 0 {
+		t.Fatalf("portreserve = %d, %q", r.code, r.stderr)
+	}
+	// A name the daemon does not have: the same.
+	r = run(t, "portrelease", "-s", s.sock, "--exec", "nosuch", activated)
+	if r.code != 0 || strings.TrimSpace(r.stdout) != "ready 0 without sockets" || !strings.Contains(r.stderr, "nosuch: no reservation by that name") {
+		t.Errorf("--exec nosuch = %d, %q, %q", r.code, r.stdout, r.stderr)
+	}
+	// -q silences the note; a missing command fails before any socket
+	// is taken.
+	if r := run(t, "portrelease", "-q", "-s", s.sock, "--exec", "svc", "/nonexistent/cmd"); r.code != 127 || r.stderr != "" {
+		t.Errorf("--exec with a missing command = %d, %q; want 127, silent", r.code, r.stderr)
+	}
+	mustBeHeld(t, 7321, ipc.TCP)
+	// The command's own exit status comes back.
+	if r := run(t, "portrelease", "-s", s.sock, "--exec", "svc", "--", "sh", "-c", "exit 7"); r.code != 7 {
+		t.Errorf("--exec svc -- sh -c 'exit 7' = %d; want 7", r.code)
+	}
+	if r := run(t, "portrelease", "--exec", "svc"); r.code != 2 || !strings.Contains(r.stderr, "no COMMAND given") {
+		t.Errorf("--exec without a command = %d, %q; want 2", r.code, r.stderr)
+	}
+}
