@@ -112,3 +112,140 @@ func normalize(s string) string {
 	}
 	return b.String()
 }
+
+// image lays out a container image in a temporary directory: the binary as
+// /usr/sbin/portreserve with relative applet links (as the Dockerfiles in
+// scripts/container make them), the static test service as /service, and
+// the given files.
+func image(t *testing.T, files map[string]string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to chroot into an image directory")
+	}
+	root := t.TempDir()
+	copyFile := func(from, to string) {
+		data, err := os.ReadFile(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(filepath.Dir(to), 0o755)
+		if err := os.WriteFile(to, data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyFile(bin("portreserve"), filepath.Join(root, "usr/sbin/portreserve"))
+	for _, a := range []string{"portrelease", "portreserve-check"} {
+		os.Symlink("portreserve", filepath.Join(root, "usr/sbin", a))
+	}
+	copyFile(bin("activated"), filepath.Join(root, "service"))
+	for name, text := range files {
+		p := filepath.Join(root, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(text), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+// container starts argv in root as a container runtime would: chroot,
+// working directory /, a minimal environment. It returns the service's
+// first line of output.
+func container(t *testing.T, root string, env []string, argv ...string) string {
+	t.Helper()
+	cmd := &exec.Cmd{Path: argv[0], Args: argv, Dir: "/", Env: append([]string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}, env...)}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: root}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	buf := make([]byte, 256)
+	n, _ := out.Read(buf)
+	line := strings.TrimSpace(string(buf[:n]))
+	if stderr.Len() > 0 {
+		line += " (stderr: " + strings.TrimSpace(stderr.String()) + ")"
+	}
+	return line
+}
+
+func TestContainerScratch(t *testing.T) {
+	needNetns(t)
+	// The host holds the ports; the image FROM scratch has the binary,
+	// the service and the host's socket directory mounted in (here: the
+	// daemon's socket is placed inside the image's /run).
+	root := image(t, nil)
+	s := newSetup(t, map[string]string{"svc": "7401/tcp\n7402/udp\n"})
+	s.sock = filepath.Join(root, "run", "portreserve", "socket")
+	if r := s.start(t); r.code != 0 {
+		t.Fatalf("host portreserve = %d, %q", r.code, r.stderr)
+	}
+	stop := competitor(t, 7401)
+	// ENTRYPOINT ["/usr/sbin/portrelease", "--exec", "svc", "--"] CMD ["/service"]
+	line := container(t, root, nil, "/usr/sbin/portrelease", "--exec", "svc", "--", "/service")
+	if line != "ready 2 svc:svc" {
+		t.Fatalf("service in the scratch image said %q; want ready 2 svc:svc", line)
+	}
+	if got := askTCP(t, "[::1]:7401"); got != "tcp 7401" {
+		t.Errorf("TCP answer %q; want tcp 7401", got)
+	}
+	if got := askUDP(t, "127.0.0.1:7402"); got != "udp 7402" {
+		t.Errorf("UDP answer %q; want udp 7402", got)
+	}
+	if stop() {
+		t.Errorf("the competitor bound 7401 while the container started")
+	}
+}
+
+func TestContainerEntrypoint(t *testing.T) {
+	needNetns(t)
+	need(t, "busybox")
+	busybox := "/bin/busybox"
+	if _, err := os.Stat(busybox); err != nil {
+		busybox = "/usr/bin/busybox"
+	}
+	script, err := os.ReadFile("scripts/container/entrypoint.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An image with a shell (busybox) and no /proc, /dev or /run, as a
+	// minimal container has them before anything is mounted.
+	root := image(t, map[string]string{
+		"entrypoint.sh":       string(script),
+		"etc/portreserve/svc": "7411/tcp\n7412/udp\n",
+		// A helper started while the ports are held (rpc.statd would
+		// be one): it tries to take 7411, and must not get it.
+		"entrypoint.d/10-helper": "#!/bin/sh\nif nc -l -p 7411 -w 1 2>&-; then echo took > /helper.out; exit 1; fi\necho held > /helper.out\n",
+	})
+	data, err := os.ReadFile(busybox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(root, "bin"), 0o755)
+	os.WriteFile(filepath.Join(root, "bin/busybox"), data, 0o755)
+	for _, a := range []string{"sh", "nc", "true"} {
+		os.Symlink("busybox", filepath.Join(root, "bin", a))
+	}
+	line := container(t, root, []string{"PORTRESERVE_NAME=svc"}, "/entrypoint.sh", "/service")
+	if line != "ready 2 svc:svc" {
+		t.Fatalf("service behind entrypoint.sh said %q; want ready 2 svc:svc", line)
+	}
+	if got := askTCP(t, "127.0.0.1:7411"); got != "tcp 7411" {
+		t.Errorf("TCP answer %q; want tcp 7411", got)
+	}
+	if got := askUDP(t, "[::1]:7412"); got != "udp 7412" {
+		t.Errorf("UDP answer %q; want udp 7412", got)
+	}
+	if out, _ := os.ReadFile(filepath.Join(root, "helper.out")); string(out) != "held\n" {
+		t.Errorf("the helper in /entrypoint.d saw 7411 %q; want held", out)
+	}
+	// The container's own daemon handed off its only name and exited.
+	if _, err := os.Stat(filepath.Join(root, "run", "portreserve.pid")); !os.IsNotExist(err) {
+		t.Errorf("the container's daemon left its pidfile: %v", err)
+	}
+}
