@@ -151,6 +151,13 @@ func TestHandoffServes(t *testing.T) {
 			t.Errorf("after hand-off: %s %d/%v is %v; want %v", e.Name, e.Port, e.Proto, e.State, want)
 		}
 	}
+	// portreserve-check shows them as handed off, to the service.
+	r := s.check(t, "-n", "svc")
+	for _, row := range table(r.stdout) {
+		if len(row) != 6 || row[4] != "handed-off" || !strings.HasSuffix(row[5], "/activated") {
+			t.Errorf("portreserve-check -n svc row %q; want handed-off to the activated service", row)
+		}
+	}
 	t.Logf("hand-off: svc's 7301/tcp, 7302/udp, 7303/tcp served over IPv4 and IPv6; the competitor never bound 7301")
 }
 
