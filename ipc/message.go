@@ -12,12 +12,13 @@
 //	     0    4 magic "\x7fPRS" (7f 50 52 53)
 //	     4    1 version, 1
 //	     5    1 operation: 1 release, 2 release all, 3 list, 4 reload,
-//	            5 hand off
+//	            5 hand off, 6 hold again
 //	     6    2 flags, 0
 //	     8    4 request id, echoed in the reply
-//	    12    4 argument: for list, the index of the first entry wanted
-//	    16   64 release name, NUL-padded (release, hand off; zero
-//	            otherwise)
+//	    12    4 argument: for list, the index of the first entry wanted;
+//	            for hand off, 1 to keep a copy (ArgKeep), else 0
+//	    16   64 release name, NUL-padded (release, hand off, hold again;
+//	            zero otherwise)
 //
 // A reply is a ReplyHeaderSize (88) byte header followed by Count entries
 // of EntrySize (72) bytes each (entries only in list and hand-off replies,
@@ -30,10 +31,10 @@
 //	     6    2 status (see Status)
 //	     8    4 request id of the request, 0 when it could not be read
 //	    12    4 count: release: sockets closed; release all: names
-//	            released; reload: reservations newly held; list, hand
-//	            off: entries in this reply
-//	    16    4 total: release: ports of the name; list: entries in all;
-//	            hand off: sockets handed off in all
+//	            released; reload, hold again: reservations newly held;
+//	            list, hand off: entries in this reply
+//	    16    4 total: release, hold again: ports of the name; list:
+//	            entries in all; hand off: sockets handed off in all
 //	    20    4 generation: changes whenever a reservation changes state,
 //	            so that a client reading a list in pages can start again
 //	    24   64 release name of the request, NUL-padded
@@ -44,7 +45,8 @@
 //	     0   64 release name, NUL-padded
 //	    64    2 port
 //	    66    1 protocol: 6 tcp, 17 udp (the IP protocol numbers)
-//	    67    1 state: 1 held, 2 released, 3 failed, 4 handed off
+//	    67    1 state: 1 held, 2 released, 3 failed, 4 handed off,
+//	            5 kept (handed off, the daemon keeping a copy)
 //	    68    4 errno of the failed bind, 0 otherwise
 //
 // Hand off: the daemon passes the held sockets of a name to the client
@@ -52,6 +54,14 @@
 // in between. The reply comes in as many datagrams as it takes, each with
 // up to PageEntries entries and as many descriptors, in the same order
 // (the order of the configuration file), Total giving the number in all.
+// With ArgKeep the daemon keeps its own copy of each socket, as systemd
+// does for socket-activated services: the port stays bound while the
+// service is stopped, connections wait in the listen backlog, and the next
+// hand-off passes the very same sockets again. A release closes the copy.
+//
+// Hold again: the daemon reads the name's configuration file again and
+// binds its ports, even if the name was released; a service's stop action
+// uses it, so that the port is protected until the service starts again.
 //
 // Compatibility with portreserve 0.0.5: a datagram that does not start with
 // the magic and holds nothing but a release name (or "*"), optionally
@@ -93,7 +103,12 @@ const (
 	OpList       Op = 3 // list reservations from index Arg on
 	OpReload     Op = 4 // read the configuration again
 	OpHandoff    Op = 5 // pass the sockets of Name to the client
+	OpHold       Op = 6 // hold the ports of Name again
 )
+
+// ArgKeep in a hand-off request's argument asks the daemon to keep a copy
+// of each socket it passes.
+const ArgKeep = 1
 
 // String returns the operation's name, as logged.
 func (o Op) String() string {
@@ -108,6 +123,8 @@ func (o Op) String() string {
 		return "reload"
 	case OpHandoff:
 		return "hand-off"
+	case OpHold:
+		return "hold"
 	}
 	return "op " + strconv.Itoa(int(o))
 }
@@ -182,6 +199,7 @@ const (
 	Released  State = 2 // the daemon held it and let it go
 	Failed    State = 3 // the daemon could not bind it
 	HandedOff State = 4 // the daemon passed its socket to a service
+	Kept      State = 5 // passed to a service, and the daemon keeps a copy
 )
 
 // String returns "held", "released" or "failed".
@@ -195,6 +213,8 @@ func (s State) String() string {
 		return "failed"
 	case HandedOff:
 		return "handed-off"
+	case Kept:
+		return "kept"
 	}
 	return "state" + strconv.Itoa(int(s))
 }
@@ -316,7 +336,7 @@ func ParseRequest(b []byte) (Request, error) {
 		return r, ErrName
 	}
 	switch r.Op {
-	case OpRelease, OpHandoff:
+	case OpRelease, OpHandoff, OpHold:
 		if CheckName(name) != nil {
 			return r, ErrName
 		}

@@ -30,6 +30,8 @@ func TestRequestFields(t *testing.T) {
 		{Op: OpList, ID: 8, Arg: 12345},
 		{Op: OpReload, ID: 9},
 		{Op: OpHandoff, ID: 10, Name: "cups"},
+		{Op: OpHandoff, ID: 11, Arg: ArgKeep, Name: "cups"},
+		{Op: OpHold, ID: 12, Name: "cups"},
 	} {
 		got, err := ParseRequest(r.Marshal())
 		if err != nil || got != r {
@@ -196,6 +198,7 @@ func TestStrings(t *testing.T) {
 		{TCP.String(), "tcp"}, {UDP.String(), "udp"},
 		{Held.String(), "held"}, {Released.String(), "released"}, {Failed.String(), "failed"},
 		{HandedOff.String(), "handed-off"}, {OpHandoff.String(), "hand-off"},
+		{Kept.String(), "kept"}, {OpHold.String(), "hold"},
 		{OpRelease.String(), "release"}, {OpList.String(), "list"},
 		{StatusDenied.String(), "permission denied"},
 	} {

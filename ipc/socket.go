@@ -201,10 +201,14 @@ func (c *Conn) Do(req Request, timeout time.Duration) (Reply, error) {
 // with their entries, in the order of the configuration. The descriptors
 // are close-on-exec. A name the daemon has but holds nothing for gives no
 // sockets and no error; a name it does not have gives a *StatusError with
-// StatusNoSuchName.
-func (c *Conn) Handoff(name string, timeout time.Duration) ([]Entry, []int, error) {
+// StatusNoSuchName. With keep, the daemon keeps a copy of each socket.
+func (c *Conn) Handoff(name string, keep bool, timeout time.Duration) ([]Entry, []int, error) {
 	deadline := time.Now().Add(timeout)
-	id, err := c.send(Request{Op: OpHandoff, Name: name})
+	req := Request{Op: OpHandoff, Name: name}
+	if keep {
+		req.Arg = ArgKeep
+	}
+	id, err := c.send(req)
 	if err != nil {
 		return nil, nil, err
 	}

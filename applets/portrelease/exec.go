@@ -26,7 +26,7 @@ const listenFdsStart = 3
 // throughout: no other process can take them between the release and the
 // service's start. Without a daemon, or with nothing held for name, argv
 // runs without sockets, and a note says so. It returns only on failure.
-func execWith(socket, name string, argv []string, timeout time.Duration, note func(string)) int {
+func execWith(socket, name string, keep bool, argv []string, timeout time.Duration, note func(string)) int {
 	// Find the command first: sockets taken from the daemon would be
 	// lost if it could not run.
 	path, err := rawfs.LookPath(argv[0])
@@ -38,7 +38,7 @@ func execWith(socket, name string, argv []string, timeout time.Duration, note fu
 	var fds []int
 	conn, err := ipc.Dial(socket)
 	if err == nil {
-		entries, fds, err = conn.Handoff(name, timeout)
+		entries, fds, err = conn.Handoff(name, keep, timeout)
 		conn.Close()
 	}
 	var se *ipc.StatusError
@@ -62,6 +62,14 @@ func execWith(socket, name string, argv []string, timeout time.Duration, note fu
 			note(name + ": listen on " + strconv.Itoa(int(e.Port)) + "/tcp: " + err.Error())
 			return 2
 		}
+		// SO_REUSEADDR, as systemd sets on the stream sockets it
+		// listens on, and only now: before listen, another socket
+		// with SO_REUSEADDR could bind beside this one; a listening
+		// socket refuses it. It matters when the service stops: the
+		// connections it accepted inherit the option, and those left
+		// in TIME_WAIT would otherwise refuse every bind of the port
+		// for a minute, portreserve NAME's included.
+		unix.SetsockoptInt(fds[i], unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
 	}
 	if err := placeFds(fds); err != nil {
 		note(err.Error())

@@ -17,7 +17,7 @@ const DefaultTimeout = 5 * time.Second
 
 // Usage is the applet's --help text.
 const Usage = `usage: portrelease [-q] [-t SECONDS] [-s PATH] NAME...
-       portrelease [-q] [-t SECONDS] [-s PATH] --exec NAME [--] COMMAND [ARGS...]
+       portrelease [-q] [-t SECONDS] [-s PATH] --exec NAME [-k] [--] COMMAND [ARGS...]
 
 Ask the portreserve daemon to release the ports reserved under each NAME
 (a file name in /etc/portreserve), and wait until they are free: when
@@ -29,9 +29,14 @@ systemd socket activation does: the ports stay bound throughout, so nothing
 can take them between the release and the service's start. The sockets
 are at descriptors 3, 4, ... in the order of NAME's file, TCP ones
 listening, with LISTEN_FDS, LISTEN_PID and LISTEN_FDNAMES set. Without a
-daemon, or with nothing held for NAME, COMMAND runs without sockets.
+daemon, or with nothing held for NAME, COMMAND runs without sockets. With
+--keep, the daemon keeps its own copy of each socket (as systemd does): the
+ports stay bound while COMMAND is stopped, TCP connections wait in the
+listen backlog, and the next --exec gets the very same sockets again; a
+plain portrelease NAME closes them for good.
 
   -e, --exec=NAME        hand NAME's sockets to COMMAND and run it
+  -k, --keep             with --exec: the daemon keeps a copy of each socket
   -q, --quiet            print nothing; the exit status still tells
   -t, --timeout=SECONDS  wait this long for each reply (default 5)
   -s, --socket=PATH      control socket (default /run/portreserve/socket)
@@ -54,7 +59,7 @@ var Applet = applets.Applet{
 // Main runs the applet with args (args[0] is the applet name) and returns
 // the exit status.
 func Main(args []string) int {
-	var quiet bool
+	var quiet, keep bool
 	var execName string
 	timeout := DefaultTimeout
 	socket := ipc.DefaultSocket
@@ -63,6 +68,7 @@ func Main(args []string) int {
 	set.Seconds('t', "timeout", &timeout)
 	set.String('s', "socket", &socket)
 	set.String('e', "exec", &execName)
+	set.Flag('k', "keep", &keep)
 	// With --exec, the first operand starts the command and its options.
 	set.StopAtOperand = func() bool { return execName != "" }
 	names, err := set.Parse(args[1:])
@@ -81,7 +87,10 @@ func Main(args []string) int {
 		if len(names) == 0 {
 			return set.Fail(&cmdline.UsageError{Msg: "--exec " + execName + ": no COMMAND given"})
 		}
-		return execWith(socket, execName, names, timeout, note)
+		return execWith(socket, execName, keep, names, timeout, note)
+	}
+	if keep {
+		return set.Fail(&cmdline.UsageError{Msg: "--keep goes with --exec"})
 	}
 	if len(names) == 0 {
 		return set.Fail(&cmdline.UsageError{Msg: "no NAME given"})

@@ -72,6 +72,14 @@ func (d *daemon) run() int {
 		d.pid.remove()
 		return 2
 	}
+	unknown := 0
+	if len(d.o.only) > 0 {
+		unknown = onlyNames(cfg, d.o.only, d.log.Error)
+	}
+	if len(cfg.Reservations) == 0 && unknown > 0 {
+		d.pid.remove()
+		return 1
+	}
 	if len(cfg.Reservations) == 0 && !d.o.keep {
 		d.log.Info("nothing to reserve in " + d.o.configDir)
 		d.pid.remove()
@@ -87,7 +95,7 @@ func (d *daemon) run() int {
 	failed := d.tab.bindAll()
 	d.reportFailures(failed, limit)
 	status := 0
-	if len(failed) > 0 {
+	if len(failed) > 0 || unknown > 0 {
 		status = 1
 	}
 	if d.tab.held() == 0 && len(failed) > 0 && !d.o.keep {
@@ -387,7 +395,9 @@ func (d *daemon) handle(dg ipc.Datagram) *ipc.Reply {
 		reply.Count = uint32(len(reply.Entries))
 		reply.Total = uint32(len(d.tab.entries))
 	case ipc.OpHandoff:
-		return d.handoff(dg, reply)
+		return d.handoff(dg, reply, req.Arg&ipc.ArgKeep != 0)
+	case ipc.OpHold:
+		d.holdAgain(reply)
 	case ipc.OpReload:
 		added, ok := d.reload()
 		reply.Count = uint32(added)
@@ -403,14 +413,14 @@ func (d *daemon) handle(dg ipc.Datagram) *ipc.Reply {
 // SCM_RIGHTS, a page at a time, and then closes the daemon's copies: the
 // ports stay bound throughout. It sends its replies itself and returns nil,
 // or the reply to send when there is nothing to pass.
-func (d *daemon) handoff(dg ipc.Datagram, reply *ipc.Reply) *ipc.Reply {
-	hs, known := d.tab.handoff(reply.Name)
+func (d *daemon) handoff(dg ipc.Datagram, reply *ipc.Reply, keep bool) *ipc.Reply {
+	hs, known := d.tab.handoff(reply.Name, keep)
 	if !known {
 		reply.Status = ipc.StatusNoSuchName
 		return reply
 	}
 	if len(hs) == 0 || dg.From == nil {
-		if dg.From == nil {
+		if dg.From == nil && !keep {
 			d.tab.takeBack(reply.Name, hs)
 		}
 		reply.Generation = d.tab.gen
@@ -430,16 +440,52 @@ func (d *daemon) handoff(dg ipc.Datagram, reply *ipc.Reply) *ipc.Reply {
 		if err := ipc.SendRights(d.ctl, dg.From, reply.Marshal(), fds); err != nil {
 			// Keep holding what did not go out.
 			d.log.Error("hand-off " + reply.Name + " to " + who(dg.Cred) + ": " + err.Error() + "; still holding " + itoa(len(hs)-start) + " sockets")
-			d.tab.takeBack(reply.Name, hs[start:])
+			if !keep {
+				d.tab.takeBack(reply.Name, hs[start:])
+			}
 			hs = hs[:start]
 			break
 		}
+	}
+	if keep {
+		d.log.Info("handed off " + reply.Name + " (" + itoa(len(hs)) + " sockets, copies kept) to " + who(dg.Cred))
+		return nil
 	}
 	for _, h := range hs {
 		unix.Close(h.fd)
 	}
 	d.log.Info("handed off " + reply.Name + " (" + itoa(len(hs)) + " sockets) to " + who(dg.Cred))
 	return nil
+}
+
+// holdAgain binds reply.Name's ports again from its configuration file as
+// it is now, and fills in the reply: Count newly held, Total the name's
+// ports, StatusFailed when some could not be held (a port something else
+// bound meanwhile is reported, not fought over).
+func (d *daemon) holdAgain(reply *ipc.Reply) {
+	cfg, err := d.readConfig()
+	if err != nil {
+		d.log.Error("hold " + reply.Name + ": " + err.Error())
+		reply.Status = ipc.StatusFailed
+		return
+	}
+	before := d.tab.held()
+	if !d.tab.holdAgain(reply.Name, cfg) {
+		reply.Status = ipc.StatusNoSuchName
+		return
+	}
+	failed := d.tab.bindAll()
+	d.reportFailures(failed, 0)
+	for _, e := range d.tab.entries {
+		if e.name == reply.Name {
+			reply.Total++
+		}
+	}
+	reply.Count = uint32(max(0, d.tab.held()-before))
+	if len(failed) > 0 {
+		reply.Status = ipc.StatusFailed
+	}
+	d.log.Info("holding " + reply.Name + " again: " + itoa(int(reply.Count)) + " ports newly held, " + itoa(len(failed)) + " failed")
 }
 
 // legacy acts on a portreserve 0.0.5 release: a bare name, no reply.
@@ -511,4 +557,38 @@ func mkdirParents(dir string) error {
 		return &os.PathError{Op: "mkdir", Path: dir, Err: err}
 	}
 	return nil
+}
+
+// onlyNames keeps in cfg just the names asked for (portreserve NAME...),
+// reports each name without a file through fail, and returns how many.
+func onlyNames(cfg *config.Config, names []string, fail func(string)) (unknown int) {
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	var files []config.File
+	for _, f := range cfg.Files {
+		if want[f.Name] {
+			files = append(files, f)
+			delete(want, f.Name)
+		}
+	}
+	for _, n := range names {
+		if want[n] {
+			fail(n + ": no configuration file in " + cfg.Dir)
+			unknown++
+			delete(want, n)
+		}
+	}
+	var res []config.Reservation
+	for _, r := range cfg.Reservations {
+		for _, f := range files {
+			if r.Name == f.Name {
+				res = append(res, r)
+				break
+			}
+		}
+	}
+	cfg.Files, cfg.Reservations = files, res
+	return unknown
 }

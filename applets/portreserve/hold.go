@@ -5,6 +5,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"portreserve/applets/procnet"
 	"portreserve/ipc"
 )
 
@@ -16,7 +17,8 @@ import (
 // SO_REUSEPORT, on [::] with IPV6_V6ONLY off so that one socket holds the
 // port for IPv4 and IPv6 alike, or on 0.0.0.0 where the kernel has no IPv6.
 // A socket that never listened leaves no TIME_WAIT behind: the port is
-// free the moment it is closed.
+// free the moment it is closed. The one exception to "no SO_REUSEADDR" is a
+// TCP port blocked by nothing but TIME_WAIT connections (see hold).
 type holder struct {
 	family int // unix.AF_INET6, or unix.AF_INET without IPv6
 }
@@ -49,7 +51,19 @@ func (h holder) hold(port uint16, proto ipc.Proto) (int, error) {
 		}
 		sa = &unix.SockaddrInet6{Port: int(port)}
 	}
-	if err := unix.Bind(fd, sa); err != nil {
+	err = unix.Bind(fd, sa)
+	if err == unix.EADDRINUSE && proto == ipc.TCP && procnet.Read("").TimeWaitOnly(port) {
+		// A server that served clients has just stopped (a service
+		// restarting, portreserve NAME in its stop action): its
+		// connections linger in TIME_WAIT for a minute and refuse a
+		// bind without SO_REUSEADDR, though nobody has the port. Hold
+		// it with SO_REUSEADDR then: bindresvport, which never sets
+		// it, still cannot take the port; only another server setting
+		// SO_REUSEADDR could bind beside the hold.
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+		err = unix.Bind(fd, sa)
+	}
+	if err != nil {
 		unix.Close(fd)
 		return -1, os.NewSyscallError("bind", err)
 	}

@@ -16,12 +16,17 @@ import (
 )
 
 // Usage is the applet's --help text.
-const Usage = `usage: portreserve [-f|-d] [-k] [-N FD] [-c DIR] [-S FILE] [-s PATH] [-p FILE]
+const Usage = `usage: portreserve [-f|-d] [-k] [-N FD] [-c DIR] [-S FILE] [-s PATH] [-p FILE] [NAME...]
        portreserve --list | --install [-s] [DIR]
 
 Hold the ports listed in the configuration directory until portrelease
 lets them go; exit once nothing is held. Without -f or -d the daemon
 detaches, and this command returns only when every port has been tried.
+
+With NAMEs, hold just those names' ports, as their files say now, even if
+they were released: a running daemon is asked to (a service's stop action
+runs "portreserve cups" after cupsd exits); without one, a daemon starts
+holding only those names. A port something else has bound is reported.
 
   -f, --foreground       stay in the foreground and log to stderr
   -d, --debug            like -f, and log every request
@@ -39,7 +44,8 @@ detaches, and this command returns only when every port has been tried.
       --install [-s] [DIR]  link the applets into DIR (default /usr/sbin)
 
 Exit status: 0 every port held, or nothing configured; 1 the daemon runs
-but some ports could not be held (each is named); 2 it could not start.
+but some ports could not be held (each is named), or a NAME has no file;
+2 it could not start, or the daemon refused or did not answer.
 Signals: TERM and INT release everything and exit; HUP reads the
 configuration again and holds names that are new.
 `
@@ -55,7 +61,8 @@ var Applet = applets.Applet{
 type options struct {
 	foreground bool
 	debug      bool
-	keep       bool // keep running when nothing is held
+	keep       bool     // keep running when nothing is held
+	only       []string // hold just these names (portreserve NAME...)
 	notifyFd   int
 	configDir  string
 	services   string
@@ -86,9 +93,12 @@ func Main(args []string) int {
 	if err != nil {
 		return set.Fail(err)
 	}
-	if len(operands) > 0 {
-		return set.Fail(&cmdline.UsageError{Msg: "unexpected argument " + strconv.Quote(operands[0])})
+	for _, name := range operands {
+		if err := ipc.CheckName(name); err != nil {
+			return set.Fail(&cmdline.UsageError{Msg: err.Error()})
+		}
 	}
+	o.only = operands
 	for _, p := range []*string{&o.configDir, &o.services, &o.socket, &o.pidfile} {
 		if *p == "" {
 			return set.Fail(&cmdline.UsageError{Msg: "empty path"})
@@ -102,6 +112,12 @@ func Main(args []string) int {
 		o.foreground = true
 	}
 	status := statusFd()
+	if len(o.only) > 0 && status < 0 {
+		// A daemon that runs already holds the names again itself.
+		if code, asked := holdRunning(o); asked {
+			return code
+		}
+	}
 	if !o.foreground && status < 0 {
 		return detach(args[1:])
 	}

@@ -85,12 +85,12 @@ func (t *table) load(cfg *config.Config) {
 		name string
 		k    key
 	}
-	wasHeld := map[nameKey]bool{}
+	wasHeld := map[nameKey]ipc.State{}
 	old := map[string][]entry{}
 	var oldNames []string
 	for _, e := range t.entries {
-		if e.state == ipc.Held {
-			wasHeld[nameKey{e.name, e.key()}] = true
+		if e.holding() {
+			wasHeld[nameKey{e.name, e.key()}] = e.state
 		}
 		if _, seen := old[e.name]; !seen {
 			oldNames = append(oldNames, e.name)
@@ -109,9 +109,7 @@ func (t *table) load(cfg *config.Config) {
 		}
 		placed[r.Name] = true
 		e := entry{name: r.Name, file: r.File, line: int32(r.Line), port: r.Port, proto: r.Proto}
-		if wasHeld[nameKey{r.Name, e.key()}] {
-			e.state = ipc.Held
-		}
+		e.state = wasHeld[nameKey{r.Name, e.key()}]
 		entries = append(entries, e)
 	}
 	for _, name := range oldNames {
@@ -121,17 +119,28 @@ func (t *table) load(cfg *config.Config) {
 		// No longer configured: released, and listed as such.
 		t.released[name] = true
 		for _, e := range old[name] {
-			if e.state == ipc.Held {
+			if e.holding() {
 				e.state = ipc.Released
 			}
 			entries = append(entries, e)
 		}
 	}
 	t.entries = entries
-	// Let go of sockets that no entry wants any more.
+	t.closeUnwanted()
+	t.gen++
+}
+
+// holding reports whether the daemon has a socket for the entry: held, or
+// kept while a service has it too.
+func (e *entry) holding() bool {
+	return e.state == ipc.Held || e.state == ipc.Kept
+}
+
+// closeUnwanted lets go of the sockets that no entry holds any more.
+func (t *table) closeUnwanted() {
 	wanted := map[key]bool{}
 	for _, e := range t.entries {
-		if e.state == ipc.Held {
+		if e.holding() {
 			wanted[e.key()] = true
 		}
 	}
@@ -141,7 +150,53 @@ func (t *table) load(cfg *config.Config) {
 			delete(t.fds, k)
 		}
 	}
+}
+
+// holdAgain makes name held again as its configuration file says now,
+// whether or not it was released: a service's stop action asks for it, so
+// that its ports are protected until it starts again. Ports already held
+// (or kept) stay as they are; bindAll binds the others. known is false
+// when the configuration has no file for name.
+func (t *table) holdAgain(name string, cfg *config.Config) (known bool) {
+	for _, f := range cfg.Files {
+		if f.Name == name {
+			known = true
+		}
+	}
+	if !known {
+		return false
+	}
+	holding := map[key]ipc.State{}
+	at := -1
+	var rest []entry
+	for i, e := range t.entries {
+		if e.name != name {
+			rest = append(rest, e)
+			continue
+		}
+		if at < 0 {
+			at = i
+		}
+		if e.holding() {
+			holding[e.key()] = e.state
+		}
+	}
+	var fresh []entry
+	for _, r := range cfg.Reservations {
+		if r.Name == name {
+			e := entry{name: r.Name, file: r.File, line: int32(r.Line), port: r.Port, proto: r.Proto}
+			e.state = holding[e.key()]
+			fresh = append(fresh, e)
+		}
+	}
+	if at < 0 || at > len(rest) {
+		at = len(rest)
+	}
+	t.entries = append(append(append([]entry(nil), rest[:at]...), fresh...), rest[at:]...)
+	delete(t.released, name)
+	t.closeUnwanted()
 	t.gen++
+	return true
 }
 
 // bindAll binds every entry that is pending or failed, of names not
@@ -149,7 +204,7 @@ func (t *table) load(cfg *config.Config) {
 func (t *table) bindAll() (failed []*entry) {
 	for i := range t.entries {
 		e := &t.entries[i]
-		if t.released[e.name] || e.state == ipc.Held || e.state == ipc.Released {
+		if t.released[e.name] || e.holding() || e.state == ipc.Released || e.state == ipc.HandedOff {
 			continue
 		}
 		if _, ok := t.fds[e.key()]; ok {
@@ -195,7 +250,7 @@ func (t *table) release(name string) (known bool, closed, total int) {
 		}
 		known = true
 		total++
-		if e.state != ipc.Held {
+		if !e.holding() {
 			continue
 		}
 		if fd, ok := t.fds[e.key()]; ok {
@@ -212,7 +267,7 @@ func (t *table) release(name string) (known bool, closed, total int) {
 	// with it.
 	for i := range t.entries {
 		e := &t.entries[i]
-		if e.state == ipc.Held {
+		if e.holding() {
 			if _, ok := t.fds[e.key()]; !ok {
 				e.state = ipc.Released
 			}
@@ -232,7 +287,7 @@ func (t *table) releaseAll() int {
 			t.released[e.name] = true
 			names++
 		}
-		if e.state == ipc.Held {
+		if e.holding() {
 			e.state = ipc.Released
 		}
 	}
@@ -251,11 +306,13 @@ type handed struct {
 	fd    int
 }
 
-// handoff takes name's held sockets out of the table, in configuration
-// order, without closing them: the caller passes them on and then closes
-// its copies, so that the ports are never free in between. The name counts
-// as released from now on. known is false for a name the table lacks.
-func (t *table) handoff(name string) (out []handed, known bool) {
+// handoff takes name's held (or kept) sockets out of the table, in
+// configuration order, without closing them: the caller passes them on and
+// then closes its copies, so that the ports are never free in between. The
+// name counts as released from now on. With keep, the sockets stay in the
+// table, kept: the caller passes them on and must not close them. known is
+// false for a name the table lacks.
+func (t *table) handoff(name string, keep bool) (out []handed, known bool) {
 	seen := map[key]bool{}
 	for i := range t.entries {
 		e := &t.entries[i]
@@ -263,7 +320,7 @@ func (t *table) handoff(name string) (out []handed, known bool) {
 			continue
 		}
 		known = true
-		if e.state != ipc.Held || seen[e.key()] {
+		if !e.holding() || seen[e.key()] {
 			continue
 		}
 		fd, ok := t.fds[e.key()]
@@ -271,19 +328,29 @@ func (t *table) handoff(name string) (out []handed, known bool) {
 			continue
 		}
 		seen[e.key()] = true
-		delete(t.fds, e.key())
-		out = append(out, handed{entry: ipc.Entry{Name: name, Port: e.port, Proto: e.proto, State: ipc.HandedOff}, key: e.key(), fd: fd})
+		state := ipc.HandedOff
+		if keep {
+			state = ipc.Kept
+		} else {
+			delete(t.fds, e.key())
+		}
+		out = append(out, handed{entry: ipc.Entry{Name: name, Port: e.port, Proto: e.proto, State: state}, key: e.key(), fd: fd})
 	}
 	if !known && !t.released[name] {
 		return nil, false
 	}
-	t.released[name] = true
+	if !keep {
+		t.released[name] = true
+	}
 	for i := range t.entries {
 		e := &t.entries[i]
-		if e.state == ipc.Held && seen[e.key()] {
-			if e.name == name {
+		if e.holding() && seen[e.key()] {
+			switch {
+			case e.name == name && keep:
+				e.state = ipc.Kept
+			case e.name == name:
 				e.state = ipc.HandedOff
-			} else {
+			case !keep:
 				e.state = ipc.Released // its socket went with the other name
 			}
 		}

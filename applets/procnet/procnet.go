@@ -40,6 +40,9 @@ type Table struct {
 	inodes map[uint32][]uint64
 	// owners maps socket inodes to processes, filled on first use.
 	owners map[uint64]Owner
+	// timeWait counts the TCP connections in TIME_WAIT on a port: they
+	// belong to no process, but block a bind without SO_REUSEADDR.
+	timeWait map[uint32]int
 	// Available reports whether /proc/net could be read at all.
 	Available bool
 }
@@ -55,7 +58,7 @@ func Read(root string) *Table {
 	if root == "" {
 		root = "/proc"
 	}
-	t := &Table{Root: root, inodes: map[uint32][]uint64{}}
+	t := &Table{Root: root, inodes: map[uint32][]uint64{}, timeWait: map[uint32]int{}}
 	for _, f := range []struct {
 		name  string
 		proto ipc.Proto
@@ -90,11 +93,27 @@ func (t *Table) parse(data string, proto ipc.Proto) {
 			continue
 		}
 		k := key(uint16(port), proto)
+		if proto == ipc.TCP && f[3] == tcpTimeWait {
+			t.timeWait[k]++
+			continue
+		}
 		t.inodes[k] = append(t.inodes[k], inode)
 	}
 }
 
-// Listed reports whether /proc/net lists a socket on port/proto.
+// tcpTimeWait is TCP_TIME_WAIT in the st column of /proc/net/tcp.
+const tcpTimeWait = "06"
+
+// TimeWaitOnly reports whether the only TCP sockets /proc/net lists on port
+// are connections in TIME_WAIT: what is left for a minute after a server
+// that served clients stops.
+func (t *Table) TimeWaitOnly(port uint16) bool {
+	k := key(port, ipc.TCP)
+	return t.timeWait[k] > 0 && len(t.inodes[k]) == 0
+}
+
+// Listed reports whether /proc/net lists a socket on port/proto, other
+// than TCP connections in TIME_WAIT.
 func (t *Table) Listed(port uint16, proto ipc.Proto) bool {
 	return len(t.inodes[key(port, proto)]) > 0
 }
