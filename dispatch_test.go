@@ -45,7 +45,7 @@ func TestBinaryDispatch(t *testing.T) {
 		{"portrelease", []string{"--bogus", "x"}, 2, "", "portrelease: unknown option --bogus\nusage: portrelease"},
 		{"portrelease", []string{"cups.conf"}, 2, "", `portrelease: bad release name "cups.conf": '.' is not allowed`},
 		{"portreserve", []string{"-x"}, 2, "", "portreserve: unknown option -x\nusage: portreserve"},
-		{"portreserve", []string{"extra"}, 2, "", `portreserve: unexpected argument "extra"`},
+		{"portreserve", []string{"bad.name"}, 2, "", `portreserve: bad release name "bad.name": '.' is not allowed`},
 		{"portreserve-check", []string{"-x"}, 2, "", "portreserve-check: unknown option -x"},
 	} {
 		r := runAs(t, tt.argv0, tt.args...)

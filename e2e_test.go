@@ -514,3 +514,39 @@ func TestE2EForeignArch(t *testing.T) {
 	}
 	t.Logf("arm64 under qemu-user: held 631/tcp and 892/tcp+udp, released both, the daemon exited 0")
 }
+
+func TestE2EHoldAgain(t *testing.T) {
+	needE2E(t)
+	bin := buildClient(t)
+	emptyBlacklist(t)
+	// Other services have every port but 631 (cups's) and 700.
+	occupy(t, resvLow, resvHigh, 631, 700)
+	s := newSetup(t, map[string]string{"cups": "631/tcp\n", "other": "7491/udp\n"})
+	// probe runs two bindresvport callers and returns what they got.
+	probe := func() (int, string) {
+		first := startClient(t, bin, ipc.TCP, "wait")
+		port, msg := runClient(t, bin, ipc.TCP)
+		first.stop()
+		if first.port == 631 || port == 631 {
+			t.Errorf("bindresvport got 631 (%d, %d %s) after portreserve cups", first.port, port, msg)
+		}
+		return first.port, msg
+	}
+	for _, running := range []bool{true, false} {
+		if running {
+			if r := s.start(t); r.code != 0 {
+				t.Fatalf("portreserve = %d, %q", r.code, r.stderr)
+			}
+			if r := s.release(t, "cups"); r.code != 0 {
+				t.Fatalf("portrelease cups = %d", r.code)
+			}
+		}
+		// cupsd has stopped: its stop action holds 631 again.
+		if r := s.start(t, "cups"); r.code != 0 {
+			t.Fatalf("portreserve cups (daemon running: %v) = %d, %q", running, r.code, r.stderr)
+		}
+		got, second := probe()
+		t.Logf("hold again (daemon running before: %v): after portreserve cups, bindresvport got %d, then %q; never 631", running, got, second)
+		s.kill()
+	}
+}

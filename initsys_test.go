@@ -64,6 +64,42 @@ func fakeCupsd(t *testing.T, dir string) string {
 	return script
 }
 
+// cupsConf is the ./conf of the cups service directories: the kept
+// hand-off to the socket-activated test service, and the settings for
+// finish's portreserve cups.
+func cupsConf(s *setup) string {
+	return "PORTRELEASE=" + bin("portrelease") + "\nPORTRELEASE_OPTS='-s " + s.sock + "'\nCUPSD=" + bin("activated") +
+		"\nPORTRESERVE=" + bin("portreserve") + "\nPORTRESERVE_OPTS='" + strings.Join(s.args(), " ") + "'\n"
+}
+
+// askTCPRetry is askTCP for a service a supervisor is starting: it tries
+// for up to ten seconds while the connection is refused.
+func askTCPRetry(t *testing.T, addr string) string {
+	t.Helper()
+	var got string
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got = askTCP(t, addr)
+		if !strings.Contains(got, "refused") || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// assertKept checks that port is still bound while its service is down:
+// no bind without SO_REUSEADDR gets it, and portreserve-check says kept.
+func assertKept(t *testing.T, s *setup, port int) {
+	t.Helper()
+	if err := tryBind(t, port, bindOpts{proto: ipc.TCP, family: 10, addr: "any"}); err == nil {
+		t.Errorf("port %d is free while its service is down; want it kept", port)
+	}
+	r := s.check(t, "-n", "cups")
+	if rows := table(r.stdout); len(rows) == 0 || rows[0][4] != "kept" {
+		t.Errorf("portreserve-check cups while cups is down = %v; want kept", rows)
+	}
+}
+
 // cupsServes reports whether something other than portreserve listens on
 // 631 (the fake cupsd).
 func cupsServes(t *testing.T) bool {
@@ -139,16 +175,25 @@ func TestInitLSB(t *testing.T) {
 				t.Errorf("bogus action = %d; want 2", r.code)
 			}
 
-			// cups's own LSB script: portrelease, then cupsd.
+			// cups's own LSB script: portrelease, then cupsd; on stop,
+			// portreserve cups once cupsd is gone.
 			cupsDefaults := filepath.Join(s.dir, "cups-default")
-			os.WriteFile(cupsDefaults, []byte("PORTRELEASE="+bin("portrelease")+"\nPORTRELEASE_OPTS='-s "+s.sock+"'\nCUPSD="+fakeCupsd(t, s.dir)+"\n"), 0o644)
-			cmd := exec.Command(shell[0], append(shell[1:], "scripts/cups/sysvinit/cups", "start")...)
-			cmd.Env = append(os.Environ(), "CUPS_DEFAULTS="+cupsDefaults)
-			if r := runCmd(t, cmd); r.code != 0 {
+			os.WriteFile(cupsDefaults, []byte("PORTRELEASE="+bin("portrelease")+"\nPORTRELEASE_OPTS='-s "+s.sock+"'\nCUPSD="+fakeCupsd(t, s.dir)+
+				"\nPIDFILE="+filepath.Join(s.dir, "cupsd.pid")+"\nPORTRESERVE="+bin("portreserve")+"\nPORTRESERVE_OPTS='"+strings.Join(s.args(), " ")+"'\n"), 0o644)
+			cups := func(action string) result {
+				cmd := exec.Command(shell[0], append(shell[1:], "scripts/cups/sysvinit/cups", action)...)
+				cmd.Env = append(os.Environ(), "CUPS_DEFAULTS="+cupsDefaults)
+				return runCmd(t, cmd)
+			}
+			if r := cups("start"); r.code != 0 {
 				t.Fatalf("cups start = %d, %q", r.code, r.stderr)
 			}
 			waitFor(t, "the fake cupsd to listen on 631", func() bool { return cupsServes(t) })
 			mustBeHeld(t, 892, ipc.UDP)
+			if r := cups("stop"); r.code != 0 {
+				t.Fatalf("cups stop = %d, %q", r.code, r.stderr)
+			}
+			mustBeHeld(t, 631, ipc.TCP) // held again by portreserve
 		})
 	}
 }
@@ -187,11 +232,17 @@ func TestInitOpenRC(t *testing.T) {
 			if r := rc("scripts/cups/openrc/cupsd", "depend"); !strings.Contains(r.stdout, "after portreserve") {
 				t.Errorf("cupsd depend() = %q; want after portreserve", r.stdout)
 			}
-			r = rc("scripts/cups/openrc/cupsd", "start", "cupsd="+fakeCupsd(t, s.dir), "portrelease_opts=-s "+s.sock)
+			cupsEnv := []string{"cupsd=" + fakeCupsd(t, s.dir), "portrelease_opts=-s " + s.sock,
+				"cupsd_pidfile=" + filepath.Join(s.dir, "cupsd.pid"), "portreserve_opts=" + strings.Join(s.args(), " ")}
+			r = rc("scripts/cups/openrc/cupsd", "start", cupsEnv...)
 			if r.code != 0 {
 				t.Fatalf("cupsd start = %d, %q %q", r.code, r.stdout, r.stderr)
 			}
 			waitFor(t, "the fake cupsd to listen on 631", func() bool { return cupsServes(t) })
+			if r := rc("scripts/cups/openrc/cupsd", "stop", cupsEnv...); r.code != 0 {
+				t.Fatalf("cupsd stop = %d, %q %q", r.code, r.stdout, r.stderr)
+			}
+			waitFor(t, "stop_post to hold 631 again", func() bool { return quickHeld(t, 631, ipc.TCP) })
 
 			if r := rc("scripts/openrc/portreserve", "stop"); r.code != 0 {
 				t.Errorf("stop = %d, %q", r.code, r.stderr)
@@ -250,29 +301,43 @@ func supervise(t *testing.T, stop func(), name string, args ...string) {
 func TestInitRunit(t *testing.T) {
 	needNetns(t)
 	need(t, "runsv", "sv")
-	s := newSetup(t, map[string]string{"cups": "ipp\n", "nfs": "892\n"})
+	// cups on a port of its own: the connections this test makes leave
+	// TIME_WAITs that would change how later tests' daemons hold 631.
+	s := newSetup(t, map[string]string{"cups": "7481/tcp\n", "nfs": "892\n"})
 	svc := serviceDir(t, "scripts/runit/portreserve", s.dir,
 		"PORTRESERVE="+bin("portreserve")+"\nPORTRESERVE_OPTS='"+strings.Join(s.args(), " ")+"'\n")
 	sv := func(args ...string) result { return runCmd(t, exec.Command("sv", args...)) }
 	supervise(t, func() { sv("exit", svc) }, "runsv", svc)
 	// runit has no readiness protocol: wait for the ports.
 	waitFor(t, "runsv to start portreserve", func() bool { return quickHeld(t, 892, ipc.UDP) })
-	mustBeHeld(t, 631, ipc.TCP)
+	mustBeHeld(t, 7481, ipc.TCP)
 	if r := sv("status", svc); !strings.HasPrefix(r.stdout, "run: ") {
 		t.Fatalf("sv status = %q; want run:", r.stdout)
 	}
 
-	// cups under runit: its run script releases 631, then execs cupsd.
-	cups := serviceDir(t, "scripts/cups/runit/cups", s.dir,
-		"PORTRELEASE="+bin("portrelease")+"\nPORTRELEASE_OPTS='-s "+s.sock+"'\nCUPSD='env "+envServe+"=631 "+filepath.Join(binDir, "portreserve.test")+"'\n")
+	// cups under runit: a kept hand-off of 631 to a socket-activated
+	// cupsd; finish holds the port again.
+	cups := serviceDir(t, "scripts/cups/runit/cups", s.dir, cupsConf(s))
 	supervise(t, func() { sv("exit", cups) }, "runsv", cups)
-	waitFor(t, "cups to listen on 631", func() bool { return cupsServes(t) })
-	// portreserve is still up (-k), holding the rest; runsv did not
-	// restart it into holding 631 again.
+	if got := askTCPRetry(t, "127.0.0.1:7481"); got != "tcp 7481" {
+		t.Fatalf("cups under runit answered %q; want tcp 7481", got)
+	}
 	if r := sv("status", svc); !strings.HasPrefix(r.stdout, "run: ") {
 		t.Errorf("sv status after cups started = %q; want run:", r.stdout)
 	}
 	mustBeHeld(t, 892, ipc.TCP)
+	// cups stops: its port stays bound, kept by portreserve.
+	if r := sv("-v", "-w", "10", "down", cups); r.code != 0 {
+		t.Errorf("sv down cups = %d, %q", r.code, r.stdout)
+	}
+	assertKept(t, s, 7481)
+	if r := sv("up", cups); r.code != 0 {
+		t.Errorf("sv up cups = %d", r.code)
+	}
+	if got := askTCPRetry(t, "127.0.0.1:7481"); got != "tcp 7481" {
+		t.Errorf("cups restarted under runit answered %q; want tcp 7481", got)
+	}
+	sv("-v", "-w", "10", "down", cups)
 
 	// -v -w: sv returns once the service is down.
 	if r := sv("-v", "-w", "10", "down", svc); r.code != 0 {
@@ -289,7 +354,7 @@ func TestInitS6(t *testing.T) {
 	needNetns(t)
 	need(t, "s6-supervise", "s6-svwait", "s6-svc")
 	// Enough ports that readiness signalled early would be caught.
-	s := newSetup(t, map[string]string{"cups": "ipp\n", "range": "23000-23999\n"})
+	s := newSetup(t, map[string]string{"cups": "7482/tcp\n", "range": "23000-23999\n"})
 	svc := serviceDir(t, "scripts/s6/portreserve", s.dir,
 		"PORTRESERVE="+bin("portreserve")+"\nPORTRESERVE_OPTS='"+strings.Join(s.args(), " ")+"'\n")
 	svc6 := func(args ...string) result { return runCmd(t, exec.Command("s6-svc", args...)) }
@@ -307,13 +372,17 @@ func TestInitS6(t *testing.T) {
 			t.Fatalf("port %d not held when s6-svwait -U returned", port)
 		}
 	}
-	mustBeHeld(t, 631, ipc.TCP)
+	mustBeHeld(t, 7482, ipc.TCP)
 
-	cups := serviceDir(t, "scripts/cups/s6/cups", s.dir,
-		"PORTRELEASE="+bin("portrelease")+"\nPORTRELEASE_OPTS='-s "+s.sock+"'\nCUPSD='env "+envServe+"=631 "+filepath.Join(binDir, "portreserve.test")+"'\n")
+	cups := serviceDir(t, "scripts/cups/s6/cups", s.dir, cupsConf(s))
 	supervise(t, func() { svc6("-xd", cups) }, "s6-supervise", cups)
-	waitFor(t, "cups to listen on 631", func() bool { return cupsServes(t) })
+	if got := askTCPRetry(t, "127.0.0.1:7482"); got != "tcp 7482" {
+		t.Fatalf("cups under s6 answered %q; want tcp 7482", got)
+	}
 	mustBeHeld(t, 23500, ipc.UDP)
+	svc6("-d", cups)
+	runCmd(t, exec.Command("s6-svwait", "-D", "-t", "10000", cups))
+	assertKept(t, s, 7482)
 
 	if r := svc6("-d", svc); r.code != 0 {
 		t.Errorf("s6-svc -d = %d, %q", r.code, r.stderr)
@@ -349,8 +418,9 @@ func TestInitSystemd(t *testing.T) {
 	}
 	os.MkdirAll(filepath.Join(dir, "cups.service.d"), 0o755)
 	verify := func(portrelease string) (string, error) {
-		os.WriteFile(filepath.Join(dir, "cups.service.d", "portreserve.conf"),
-			[]byte(strings.ReplaceAll(string(dropin), "/usr/sbin/portrelease", portrelease)), 0o644)
+		text := strings.ReplaceAll(string(dropin), "/usr/sbin/portrelease", portrelease)
+		text = strings.ReplaceAll(text, "/usr/sbin/portreserve", bin("portreserve"))
+		os.WriteFile(filepath.Join(dir, "cups.service.d", "portreserve.conf"), []byte(text), 0o644)
 		cmd := exec.Command("systemd-analyze", "verify", "--man=no", filepath.Join(dir, "portreserve.service"), filepath.Join(dir, "cups.service"))
 		cmd.Env = append(os.Environ(), "SYSTEMD_UNIT_PATH="+dir+":")
 		out, err := cmd.CombinedOutput()
