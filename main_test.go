@@ -51,6 +51,9 @@ func TestMain(m *testing.M) {
 	if port := os.Getenv(envServe); port != "" {
 		os.Exit(fakeService(port))
 	}
+	if sock := os.Getenv(envForge); sock != "" {
+		os.Exit(forge(sock))
+	}
 	if os.Getenv(envNetns) == "" {
 		os.Exit(buildAndReexec(m))
 	}

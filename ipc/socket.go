@@ -101,11 +101,14 @@ type Datagram struct {
 	Truncated bool
 }
 
+// OOBSize is the room Receive needs for a datagram's credentials.
+var OOBSize = unix.CmsgSpace(unix.SizeofUcred)
+
 // Receive blocks until a datagram arrives on fd (the socket from Listen)
-// and returns it, reading into buf. The daemon calls nothing else while
-// idle: one blocking recvmsg, no timers, no polling.
-func Receive(fd int, buf []byte, flags int) (Datagram, error) {
-	oob := make([]byte, unix.CmsgSpace(unix.SizeofUcred))
+// and returns it, reading into buf and oob (OOBSize bytes), which the
+// caller keeps from one datagram to the next. The daemon calls nothing else
+// while idle: one blocking recvmsg, no timers, no polling.
+func Receive(fd int, buf, oob []byte, flags int) (Datagram, error) {
 	for {
 		n, oobn, rflags, from, err := unix.Recvmsg(fd, buf, oob, flags)
 		if err == unix.EINTR {

@@ -1,6 +1,7 @@
 package portreserve
 
 import (
+	"errors"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -92,7 +93,7 @@ func (d *daemon) run() int {
 	}
 	d.tab.load(cfg)
 	limit := prepareFds(len(cfg.Reservations), d.ctl)
-	failed := d.tab.bindAll()
+	failed := d.bindAll()
 	d.reportFailures(failed, limit)
 	status := 0
 	if len(failed) > 0 || unknown > 0 {
@@ -150,13 +151,8 @@ func (d *daemon) listen() error {
 	if err := mkdirParents(dir); err != nil {
 		return err
 	}
-	// Lstat: a symbolic link where the directory should be is refused.
-	var st unix.Stat_t
-	if err := unix.Lstat(dir, &st); err != nil {
-		return &os.PathError{Op: "stat", Path: dir, Err: err}
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
-		return &os.PathError{Op: "socket directory", Path: dir, Err: syscall.ENOTDIR}
+	if err := checkSocketDir(dir); err != nil {
+		return err
 	}
 	fd, err := ipc.Listen(d.o.socket)
 	if err != nil {
@@ -164,6 +160,29 @@ func (d *daemon) listen() error {
 	}
 	d.ctl = fd
 	return nil
+}
+
+// fdReserve is how many descriptors the bind loop leaves free: when the
+// limit runs out, the daemon still needs some, to detach from the caller's
+// stderr (/dev/null), to reach syslog, to answer requests.
+const fdReserve = 8
+
+// bindAll binds what the table wants held, keeping fdReserve descriptors
+// free for the daemon itself: they are taken before the loop and given
+// back after it, so that a limit too low for every reservation costs
+// reservations, never the daemon's own work.
+func (d *daemon) bindAll() []*entry {
+	var reserve []int
+	for i := 0; i < fdReserve; i++ {
+		if fd, err := unix.FcntlInt(uintptr(d.ctl), unix.F_DUPFD_CLOEXEC, 0); err == nil {
+			reserve = append(reserve, fd)
+		}
+	}
+	failed := d.tab.bindAll()
+	for _, fd := range reserve {
+		unix.Close(fd)
+	}
+	return failed
 }
 
 // reportFailures names the binds that failed.
@@ -244,7 +263,7 @@ func (d *daemon) reload() (int, bool) {
 	before := d.tab.held()
 	d.tab.load(cfg)
 	kept := d.tab.held()
-	failed := d.tab.bindAll()
+	failed := d.bindAll()
 	d.reportFailures(failed, 0)
 	added := d.tab.held() - kept
 	d.log.Info("reload: holding " + itoa(d.tab.held()) + " ports (" + itoa(added) + " new, " + itoa(before-kept) + " let go)")
@@ -257,10 +276,11 @@ func (d *daemon) serve() {
 	// back truncated and flagged, and are refused by size without the
 	// daemon ever allocating for them.
 	buf := make([]byte, ipc.RequestSize+1)
+	oob := make([]byte, ipc.OOBSize)
 	for {
 		// Idle, the daemon sits here: one blocking recvmsg, no timers,
 		// no polling, so it costs no wake-ups at all.
-		dg, err := ipc.Receive(d.ctl, buf, 0)
+		dg, err := ipc.Receive(d.ctl, buf, oob, 0)
 		if err != nil {
 			d.log.Error("receive: " + err.Error())
 			if err == unix.EBADF || err == unix.ENOTSOCK {
@@ -312,8 +332,9 @@ func (d *daemon) stopServing() {
 // goes unanswered, lets go of everything, and exits 0.
 func (d *daemon) finish() {
 	buf := make([]byte, ipc.RequestSize+1)
+	oob := make([]byte, ipc.OOBSize)
 	for {
-		dg, err := ipc.Receive(d.ctl, buf, unix.MSG_DONTWAIT)
+		dg, err := ipc.Receive(d.ctl, buf, oob, unix.MSG_DONTWAIT)
 		if err != nil || (len(dg.Data) == 0 && dg.From == nil && dg.Cred == nil) {
 			break
 		}
@@ -474,7 +495,7 @@ func (d *daemon) holdAgain(reply *ipc.Reply) {
 		reply.Status = ipc.StatusNoSuchName
 		return
 	}
-	failed := d.tab.bindAll()
+	failed := d.bindAll()
 	d.reportFailures(failed, 0)
 	for _, e := range d.tab.entries {
 		if e.name == reply.Name {
@@ -538,6 +559,31 @@ func (d *daemon) send(dg ipc.Datagram, r *ipc.Reply) {
 	if err := ipc.Send(d.ctl, dg.From, r.Marshal()); err != nil {
 		d.log.Debug("reply to " + who(dg.Cred) + ": " + err.Error())
 	}
+}
+
+// checkSocketDir refuses a socket directory that another user could have
+// prepared: a symbolic link (Lstat: never followed), a directory owned by
+// another user, or one that others may write to (they could replace the
+// socket), unless it is sticky like /tmp.
+func checkSocketDir(dir string) error {
+	var st unix.Stat_t
+	if err := unix.Lstat(dir, &st); err != nil {
+		return &os.PathError{Op: "stat", Path: dir, Err: err}
+	}
+	refuse := func(why string) error {
+		return &os.PathError{Op: "socket directory", Path: dir, Err: errors.New(why + "; refusing it")}
+	}
+	switch {
+	case st.Mode&unix.S_IFMT == unix.S_IFLNK:
+		return refuse("a symbolic link")
+	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
+		return refuse("not a directory")
+	case int(st.Uid) != os.Geteuid() && st.Uid != 0:
+		return refuse("owned by uid " + itoa(int(st.Uid)))
+	case st.Mode&0o022 != 0 && st.Mode&unix.S_ISVTX == 0:
+		return refuse("writable by others")
+	}
+	return nil
 }
 
 // mkdirParents creates dir and any missing parent, mode 0755, as an empty

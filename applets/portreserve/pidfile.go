@@ -35,7 +35,7 @@ func (e *runningError) Error() string {
 }
 
 // lockPidfile opens and locks path and writes this process's pid into it.
-// It refuses to follow a symbolic link.
+// It refuses to follow a symbolic link, and a file another user owns.
 func lockPidfile(path string) (*pidfile, error) {
 	for attempt := 0; attempt < 3; attempt++ {
 		fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
@@ -61,6 +61,12 @@ func lockPidfile(path string) (*pidfile, error) {
 		if st.Mode&unix.S_IFMT != unix.S_IFREG {
 			unix.Close(fd)
 			return nil, &os.PathError{Op: "open", Path: path, Err: errors.New("not a regular file")}
+		}
+		// A pidfile someone else owns was put there by someone else:
+		// refuse it rather than write into it.
+		if int(st.Uid) != os.Geteuid() {
+			unix.Close(fd)
+			return nil, &os.PathError{Op: "open", Path: path, Err: errors.New("owned by uid " + strconv.Itoa(int(st.Uid)) + ", not by this user; refusing it")}
 		}
 		pid := []byte(strconv.Itoa(os.Getpid()) + "\n")
 		if err := unix.Ftruncate(fd, 0); err != nil {
