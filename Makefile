@@ -3,6 +3,7 @@
 #   make            build build/portreserve and its applet links
 #   make test       gofmt, go vet and every test (CI runs this)
 #   make fuzz       each fuzz target for a fixed number of runs (CI runs this)
+#   make bench      footprint and speed against a floor, with budgets
 #   make e2e        end-to-end tests against libtirpc and rpcbind (CI runs this
 #                   too; needs gcc, libtirpc-dev, rpcbind: see README.md)
 #   make demo       build and run the example in a private network namespace
@@ -24,7 +25,7 @@ GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags='-s -w -
 SIZE_BUDGET := 1600000
 APPLETS := portrelease portreserve-check
 
-.PHONY: all build test e2e fuzz demo install clean check-build cross cross-test
+.PHONY: all build test e2e fuzz bench demo install clean check-build cross cross-test
 
 all: build
 
@@ -46,6 +47,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $$((5000 * $(FUZZSCALE)))x ./applets/config
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRequest$$' -fuzztime $$((200000 * $(FUZZSCALE)))x ./ipc
 	$(GO) test -run '^$$' -fuzz '^FuzzParseReply$$' -fuzztime $$((200000 * $(FUZZSCALE)))x ./ipc
+
+bench:
+	$(GO) vet -tags bench .
+	$(GO) test -tags bench -count=1 -timeout 20m -run 'TestBenchReport' -v .
 
 e2e:
 	$(GO) vet -tags e2e .

@@ -122,18 +122,18 @@ func (c *Config) Names() []string {
 	return names
 }
 
-// claim records which reservation first claimed a (port, protocol).
-type claim struct {
-	name, source string
-}
+// claim records which reservation first claimed a (port, protocol): an
+// index into Config.Reservations, so that no FILE:LINE string is built per
+// port of a large range unless a message needs it.
+type claim = int
 
 // reader carries the state of one Read.
 type reader struct {
 	cfg    *Config
 	db     *services.DB
 	dbErr  error
-	claims map[uint32]claim  // port<<8|proto: the first name to claim it
-	seen   map[uint32]string // port<<8|proto: FILE:LINE in the current file
+	claims map[uint32]claim // port<<8|proto: the first name to claim it
+	seen   map[uint32]claim // port<<8|proto: its claim in the current file
 }
 
 // Read reads the configuration directory dir, resolving service names with
@@ -213,7 +213,7 @@ func errText(err error) string {
 
 // parse reads the lines of one service file.
 func (r *reader) parse(name, path string, data []byte) {
-	r.seen = map[uint32]string{}
+	r.seen = map[uint32]claim{}
 	rest := string(data)
 	lineNo := 0
 	for len(rest) > 0 {
@@ -355,15 +355,17 @@ func parsePort(s string) (int, string) {
 func (r *reader) add(res Reservation) {
 	k := uint32(res.Port)<<8 | uint32(res.Proto)
 	portText := strconv.Itoa(int(res.Port)) + "/" + res.Proto.String()
-	if src, ok := r.seen[k]; ok {
-		r.problem(res.File, res.Line, true, portText+" already listed at "+src)
+	if i, ok := r.seen[k]; ok {
+		r.problem(res.File, res.Line, true, portText+" already listed at "+r.cfg.Reservations[i].Source())
 		return
 	}
-	r.seen[k] = res.Source()
+	i := len(r.cfg.Reservations)
+	r.seen[k] = i
 	if c, ok := r.claims[k]; ok {
-		r.problem(res.File, res.Line, true, portText+" is also claimed by "+c.name+" ("+c.source+"); held once, released by either name")
+		first := &r.cfg.Reservations[c]
+		r.problem(res.File, res.Line, true, portText+" is also claimed by "+first.Name+" ("+first.Source()+"); held once, released by either name")
 	} else {
-		r.claims[k] = claim{name: res.Name, source: res.Source()}
+		r.claims[k] = i
 	}
 	r.cfg.Reservations = append(r.cfg.Reservations, res)
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"syscall"
@@ -58,6 +59,12 @@ func (d *daemon) run() int {
 		unix.Chdir("/")
 	}
 	unix.Umask(0o022)
+	// Start-up builds what it needs once and then keeps little: no
+	// garbage collection until every port is held (a few collections of
+	// a growing heap would add a third to the start-up of 10,000
+	// reservations), then one, and the freed memory goes back to the
+	// kernel, so that the idle daemon's resident size is what it keeps.
+	gcPercent := debug.SetGCPercent(-1)
 	var err error
 	if err = mkdirParents(filepath.Dir(d.o.pidfile)); err != nil {
 		d.log.Error(err.Error())
@@ -105,6 +112,9 @@ func (d *daemon) run() int {
 		return 1
 	}
 	d.log.Info("holding " + itoa(d.tab.held()) + " ports for " + itoa(len(cfg.Files)) + " names")
+	cfg = nil
+	debug.SetGCPercent(gcPercent)
+	debug.FreeOSMemory()
 
 	// Signals are handled under the same lock as requests: the serve
 	// loop blocks in recvmsg without it.
