@@ -60,10 +60,10 @@ func (d *daemon) run() int {
 	}
 	unix.Umask(0o022)
 	// Start-up builds what it needs once and then keeps little: no
-	// garbage collection until every port is held (a few collections of
-	// a growing heap would add a third to the start-up of 10,000
-	// reservations), then one, and the freed memory goes back to the
-	// kernel, so that the idle daemon's resident size is what it keeps.
+	// garbage collection until the daemon is ready (collections of a
+	// growing heap add to the start-up of 10,000 reservations), then one,
+	// and the freed memory goes back to the kernel, so that the idle
+	// daemon's resident size is what it keeps.
 	gcPercent := debug.SetGCPercent(-1)
 	var err error
 	if err = mkdirParents(filepath.Dir(d.o.pidfile)); err != nil {
@@ -113,8 +113,6 @@ func (d *daemon) run() int {
 	}
 	d.log.Info("holding " + itoa(d.tab.held()) + " ports for " + itoa(len(cfg.Files)) + " names")
 	cfg = nil
-	debug.SetGCPercent(gcPercent)
-	debug.FreeOSMemory()
 
 	// Signals are handled under the same lock as requests: the serve
 	// loop blocks in recvmsg without it.
@@ -123,6 +121,10 @@ func (d *daemon) run() int {
 	go d.handleSignals(sigs)
 
 	d.ready(status)
+	// Readiness first: the collection and the return of memory to the
+	// kernel take a few milliseconds nobody needs to wait for.
+	debug.SetGCPercent(gcPercent)
+	debug.FreeOSMemory()
 	d.serve()
 	return 0
 }
