@@ -2,12 +2,10 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -245,34 +243,16 @@ func TestCheckProtocolError(t *testing.T) {
 
 func TestCheckEmptyRoot(t *testing.T) {
 	needNetns(t)
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to chroot into an empty directory")
-	}
 	// The binary alone in an otherwise empty root: no /etc/services (the
 	// built-in copy resolves ipp), no /proc (owners show as ?), no daemon.
-	root := t.TempDir()
-	data, err := os.ReadFile(bin("portreserve"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(root, "portreserve-check"), data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	os.MkdirAll(filepath.Join(root, "etc/portreserve"), 0o755)
-	os.WriteFile(filepath.Join(root, "etc/portreserve/cups"), []byte("ipp\n"), 0o644)
-	os.WriteFile(filepath.Join(root, "etc/portreserve/other"), []byte("7141/udp\n"), 0o644)
+	root := emptyRoot(t, map[string]string{"cups": "ipp\n", "other": "7141/udp\n"})
 	bindHere(t, 7141, ipc.UDP)
-	cmd := exec.Command("/portreserve-check", "-n")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: root}
-	cmd.Dir = "/"
-	var out, errOut strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err = cmd.Run()
+	r := inRoot(t, root, "portreserve-check", "-n")
 	want := [][]string{
 		{"cups", "631", "tcp", "ipp", "free", "-"},
 		{"other", "7141", "udp", "-", "in-use", "?"},
 	}
-	if got := table(out.String()); err != nil || !reflect.DeepEqual(got, want) || !strings.Contains(errOut.String(), "no daemon answered") {
-		t.Errorf("portreserve-check in an empty root = %v\n%s\nstderr %q; want\n%v", err, out.String(), errOut.String(), want)
+	if got := table(r.stdout); r.code != 0 || !reflect.DeepEqual(got, want) || !strings.Contains(r.stderr, "no daemon answered") {
+		t.Errorf("portreserve-check in an empty root = %d\n%s\nstderr %q; want\n%v", r.code, r.stdout, r.stderr, want)
 	}
 }
