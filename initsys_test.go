@@ -108,7 +108,9 @@ func cupsServes(t *testing.T) bool {
 
 func TestInitLSB(t *testing.T) {
 	needNetns(t)
-	for _, shell := range [][]string{{"dash"}, {"busybox", "sh"}} {
+	for i, shell := range [][]string{{"dash"}, {"busybox", "sh"}} {
+		// Each shell's run adds a port of its own on reload.
+		newPort := strconv.Itoa(7161 + i)
 		t.Run(shell[0], func(t *testing.T) {
 			need(t, shell[0])
 			s := newSetup(t, map[string]string{"cups": "ipp\n", "nfs": "892\n"})
@@ -136,11 +138,12 @@ func TestInitLSB(t *testing.T) {
 			if r := script("status"); r.code != 0 || !strings.Contains(r.stdout, "running (pid "+strconv.Itoa(pid)+")") {
 				t.Errorf("status = %d, %q; want 0 and pid %d", r.code, r.stdout, pid)
 			}
-			s.write(t, "new", "7161/tcp\n")
+			s.write(t, "new", newPort+"/tcp\n")
 			if r := script("reload"); r.code != 0 {
 				t.Errorf("reload = %d, %q", r.code, r.stderr)
 			}
-			waitFor(t, "the reload to hold 7161", func() bool { return quickHeld(t, 7161, ipc.TCP) })
+			port, _ := strconv.Atoi(newPort)
+			waitFor(t, "the reload to hold "+newPort, func() bool { return quickHeld(t, port, ipc.TCP) })
 			if r := script("restart"); r.code != 0 || s.daemonPid() == pid {
 				t.Errorf("restart = %d, %q, pid %d; want 0 and a new daemon", r.code, r.stderr, s.daemonPid())
 			}
