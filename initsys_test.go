@@ -203,7 +203,8 @@ func TestInitLSB(t *testing.T) {
 
 func TestInitOpenRC(t *testing.T) {
 	needNetns(t)
-	for _, shell := range [][]string{{"busybox", "sh"}, {"dash"}} {
+	for i, shell := range [][]string{{"busybox", "sh"}, {"dash"}} {
+		newPort := 7171 + i // each shell's run reloads a port of its own
 		t.Run(shell[0], func(t *testing.T) {
 			need(t, shell[0])
 			s := newSetup(t, map[string]string{"cups": "ipp\n", "nfs": "892/tcp\n"})
@@ -225,11 +226,11 @@ func TestInitOpenRC(t *testing.T) {
 				t.Fatalf("start = %d, %q %q", r.code, r.stdout, r.stderr)
 			}
 			mustBeHeld(t, 631, ipc.TCP)
-			s.write(t, "new", "7171/udp\n")
+			s.write(t, "new", strconv.Itoa(newPort)+"/udp\n")
 			if r := rc("scripts/openrc/portreserve", "reload"); r.code != 0 {
 				t.Errorf("reload = %d, %q", r.code, r.stderr)
 			}
-			waitFor(t, "the reload to hold 7171", func() bool { return quickHeld(t, 7171, ipc.UDP) })
+			waitFor(t, "the reload to hold "+strconv.Itoa(newPort), func() bool { return quickHeld(t, newPort, ipc.UDP) })
 
 			// cupsd's start_pre gives 631 back.
 			if r := rc("scripts/cups/openrc/cupsd", "depend"); !strings.Contains(r.stdout, "after portreserve") {
@@ -251,7 +252,7 @@ func TestInitOpenRC(t *testing.T) {
 				t.Errorf("stop = %d, %q", r.code, r.stderr)
 			}
 			mustBeFree(t, 892, ipc.TCP)
-			mustBeFree(t, 7171, ipc.UDP)
+			mustBeFree(t, newPort, ipc.UDP)
 		})
 	}
 }
