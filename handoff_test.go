@@ -55,21 +55,7 @@ func competitor(t *testing.T, port int) (stop func() bool) {
 func startActivated(t *testing.T, args ...string) (string, *exec.Cmd) {
 	t.Helper()
 	cmd := exec.Command(bin("portrelease"), args...)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	line, _ := bufio.NewReader(out).ReadString('\n')
-	if stderr.Len() > 0 {
-		line += " (stderr: " + stderr.String() + ")"
-	}
-	return strings.TrimSpace(line), cmd
+	return startService(t, cmd), cmd
 }
 
 // askTCP connects to addr and returns the service's greeting.

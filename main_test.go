@@ -7,6 +7,7 @@ package main
 // /etc and /run without touching the host.
 
 import (
+	"bufio"
 	"bytes"
 	"os"
 	"os/exec"
@@ -251,6 +252,30 @@ func needNetns(t *testing.T) {
 	}
 }
 
+// startService starts cmd, a service that announces itself with a first
+// line on stdout, stopped at the end of the test, and returns that line.
+// When the command ends without one, it returns what it wrote on stderr
+// instead (read only once it has ended: os/exec writes it meanwhile).
+func startService(t *testing.T, cmd *exec.Cmd) string {
+	t.Helper()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		cmd.Wait()
+		line += " (stderr: " + strings.TrimSpace(stderr.String()) + ")"
+	}
+	return strings.TrimSpace(line)
+}
+
 // bin returns the path of an applet link.
 func bin(applet string) string {
 	return filepath.Join(binDir, applet)
@@ -349,16 +374,21 @@ func (s *setup) release(t *testing.T, args ...string) result {
 }
 
 // waitGone waits for a process to exit (it is not our child: the daemon
-// detached), for at most five seconds.
+// detached), for at most five seconds. A process nobody reaps stays a
+// zombie, so that counts too, but only once its last thread is gone: the
+// leader of a killed Go process shows state Z while its other threads are
+// still exiting, and its descriptors (the held sockets) close only with
+// the last of them.
 func waitGone(pid int) bool {
 	deadline := time.Now().Add(5 * time.Second)
+	proc := "/proc/" + strconv.Itoa(pid)
 	for time.Now().Before(deadline) {
 		if err := syscall.Kill(pid, 0); err == syscall.ESRCH {
 			return true
 		}
-		// A zombie still answers kill 0; its /proc state says Z.
-		if data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); err == nil {
-			if f := strings.Fields(string(data)); len(f) > 2 && f[2] == "Z" {
+		if data, err := os.ReadFile(proc + "/stat"); err == nil {
+			tasks, _ := os.ReadDir(proc + "/task")
+			if f := strings.Fields(string(data)); len(f) > 2 && f[2] == "Z" && len(tasks) <= 1 {
 				return true
 			}
 		}

@@ -155,23 +155,7 @@ func container(t *testing.T, root string, env []string, argv ...string) string {
 	t.Helper()
 	cmd := &exec.Cmd{Path: argv[0], Args: argv, Dir: "/", Env: append([]string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}, env...)}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: root}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	buf := make([]byte, 256)
-	n, _ := out.Read(buf)
-	line := strings.TrimSpace(string(buf[:n]))
-	if stderr.Len() > 0 {
-		line += " (stderr: " + strings.TrimSpace(stderr.String()) + ")"
-	}
-	return line
+	return startService(t, cmd)
 }
 
 func TestContainerScratch(t *testing.T) {

@@ -71,14 +71,18 @@ type Problem struct {
 	Warning bool
 }
 
+// Where returns "FILE:LINE", or "FILE" for a problem about a whole file.
+func (p Problem) Where() string {
+	if p.Line > 0 {
+		return p.File + ":" + strconv.Itoa(p.Line)
+	}
+	return p.File
+}
+
 // String formats p the way a compiler does: "FILE:LINE: message", with
 // "warning: " before the message of a warning.
 func (p Problem) String() string {
-	s := p.File
-	if p.Line > 0 {
-		s += ":" + strconv.Itoa(p.Line)
-	}
-	s += ": "
+	s := p.Where() + ": "
 	if p.Warning {
 		s += "warning: "
 	}
@@ -196,15 +200,16 @@ func (r *reader) readEntry(path, name string) {
 		return
 	}
 	if err != nil {
-		r.problem(path, 0, false, errText(err))
+		r.problem(path, 0, false, ErrText(err))
 		return
 	}
 	r.cfg.Files = append(r.cfg.Files, File{Name: name, Path: path})
 	r.parse(name, path, data)
 }
 
-// errText is err's message without the path, which the problem names.
-func errText(err error) string {
+// ErrText is err's message without the path, for a problem that names the
+// file already.
+func ErrText(err error) string {
 	if pe, ok := err.(*fs.PathError); ok {
 		return pe.Op + ": " + pe.Err.Error()
 	}

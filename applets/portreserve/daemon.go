@@ -30,6 +30,7 @@ type daemon struct {
 	log      *logger.Logger
 	pid      *pidfile
 	ctl      int // control socket
+	holder   *holder
 
 	mu      sync.Mutex // guards everything below; signals and requests take it
 	tab     *table
@@ -49,7 +50,8 @@ func newDaemon(o options, statusFd int) *daemon {
 		log.Syslog()
 		log.StderrMax = logger.Warning
 	}
-	return &daemon{o: o, statusFd: statusFd, log: log, ctl: -1, tab: newTable(newHolder().hold)}
+	h := newHolder()
+	return &daemon{o: o, statusFd: statusFd, log: log, ctl: -1, holder: h, tab: newTable(h.hold)}
 }
 
 // run starts the daemon and serves until nothing is held. It returns the
@@ -142,19 +144,12 @@ func (d *daemon) readConfig() (*config.Config, error) {
 	}
 	for _, p := range cfg.Problems {
 		if p.Warning {
-			d.log.Warn(p.File + lineSuffix(p.Line) + ": " + p.Msg)
+			d.log.Warn(p.Where() + ": " + p.Msg) // the logger says "warning: "
 		} else {
 			d.log.Error(p.String())
 		}
 	}
 	return cfg, nil
-}
-
-func lineSuffix(line int) string {
-	if line == 0 {
-		return ""
-	}
-	return ":" + itoa(line)
 }
 
 // listen creates the socket's directory where needed and binds the socket.
@@ -190,6 +185,7 @@ func (d *daemon) bindAll() []*entry {
 			reserve = append(reserve, fd)
 		}
 	}
+	d.holder.newPass()
 	failed := d.tab.bindAll()
 	for _, fd := range reserve {
 		unix.Close(fd)
@@ -294,7 +290,7 @@ func (d *daemon) serve() {
 		// no polling, so it costs no wake-ups at all.
 		dg, err := ipc.Receive(d.ctl, buf, oob, 0)
 		if err != nil {
-			d.log.Error("receive: " + err.Error())
+			d.log.Error("receive on " + d.o.socket + ": " + err.Error())
 			if err == unix.EBADF || err == unix.ENOTSOCK {
 				return
 			}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -125,7 +126,7 @@ func statusFd() int {
 		return -1
 	}
 	os.Unsetenv(statusFdEnv)
-	fd, err := atoi(v)
+	fd, err := strconv.Atoi(v)
 	if err != nil || fd < 3 {
 		return -1
 	}

@@ -21,20 +21,36 @@ import (
 // TCP port blocked by nothing but TIME_WAIT connections (see hold).
 type holder struct {
 	family int // unix.AF_INET6, or unix.AF_INET without IPv6
+	// proc is /proc/net as read once in the current bind pass, when a
+	// bind first needs it; nil until then.
+	proc *procnet.Table
 }
 
 // newHolder finds out whether the kernel has IPv6.
-func newHolder() holder {
+func newHolder() *holder {
 	fd, err := unix.Socket(unix.AF_INET6, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return holder{family: unix.AF_INET}
+		return &holder{family: unix.AF_INET}
 	}
 	unix.Close(fd)
-	return holder{family: unix.AF_INET6}
+	return &holder{family: unix.AF_INET6}
+}
+
+// newPass forgets what the last bind pass read of /proc/net.
+func (h *holder) newPass() { h.proc = nil }
+
+// timeWaitOnly reports whether TCP port is blocked by nothing but
+// connections in TIME_WAIT, reading /proc/net at most once a pass: a range
+// whose ports are all in use would otherwise read it once a port.
+func (h *holder) timeWaitOnly(port uint16) bool {
+	if h.proc == nil {
+		h.proc = procnet.Read("")
+	}
+	return h.proc.TimeWaitOnly(port)
 }
 
 // hold binds port for proto and returns the socket.
-func (h holder) hold(port uint16, proto ipc.Proto) (int, error) {
+func (h *holder) hold(port uint16, proto ipc.Proto) (int, error) {
 	typ := unix.SOCK_STREAM
 	if proto == ipc.UDP {
 		typ = unix.SOCK_DGRAM
@@ -52,7 +68,7 @@ func (h holder) hold(port uint16, proto ipc.Proto) (int, error) {
 		sa = &unix.SockaddrInet6{Port: int(port)}
 	}
 	err = unix.Bind(fd, sa)
-	if err == unix.EADDRINUSE && proto == ipc.TCP && procnet.Read("").TimeWaitOnly(port) {
+	if err == unix.EADDRINUSE && proto == ipc.TCP && h.timeWaitOnly(port) {
 		// A server that served clients has just stopped (a service
 		// restarting, portreserve NAME in its stop action): its
 		// connections linger in TIME_WAIT for a minute and refuse a

@@ -126,6 +126,3 @@ func Main(args []string) int {
 
 // itoa is strconv.Itoa, short for messages.
 func itoa(n int) string { return strconv.Itoa(n) }
-
-// atoi is strconv.Atoi.
-func atoi(s string) (int, error) { return strconv.Atoi(s) }

@@ -59,19 +59,6 @@ func newTable(hold func(uint16, ipc.Proto) (int, error)) *table {
 // held is the number of sockets held.
 func (t *table) held() int { return len(t.fds) }
 
-// known reports whether the configuration had a name.
-func (t *table) known(name string) bool {
-	if t.released[name] {
-		return true
-	}
-	for i := range t.entries {
-		if t.entries[i].name == name {
-			return true
-		}
-	}
-	return false
-}
-
 // load replaces the entries with the configuration's, keeping what is
 // already held or released; bindAll then binds what is new.
 //

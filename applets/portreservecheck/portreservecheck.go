@@ -9,6 +9,7 @@ package portreservecheck
 import (
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -128,7 +129,7 @@ type row struct {
 func (c *check) run() int {
 	db, dbErr := services.Load(c.o.services)
 	if dbErr != nil {
-		c.problem(config.Problem{File: c.o.services, Msg: dbErrText(dbErr)})
+		c.problem(config.Problem{File: c.o.services, Msg: config.ErrText(dbErr)})
 		db = &services.DB{}
 	}
 	c.db = db
@@ -162,14 +163,6 @@ func (c *check) run() int {
 		return 1
 	}
 	return 0
-}
-
-// dbErrText is a services error without repeating the path.
-func dbErrText(err error) string {
-	if pe, ok := err.(*os.PathError); ok {
-		return pe.Op + ": " + pe.Err.Error()
-	}
-	return err.Error()
 }
 
 // problem prints a problem and counts errors.
@@ -311,21 +304,15 @@ func sortedEntries(m map[string]ipc.Entry) []ipc.Entry {
 	for _, e := range m {
 		out = append(out, e)
 	}
-	less := func(a, b ipc.Entry) bool {
+	slices.SortFunc(out, func(a, b ipc.Entry) int {
 		if a.Name != b.Name {
-			return a.Name < b.Name
+			return strings.Compare(a.Name, b.Name)
 		}
 		if a.Port != b.Port {
-			return a.Port < b.Port
+			return int(a.Port) - int(b.Port)
 		}
-		return a.Proto < b.Proto
-	}
-	// Insertion sort: the entries the configuration lost are few.
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && less(out[j], out[j-1]); j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
+		return int(a.Proto) - int(b.Proto)
+	})
 	return out
 }
 

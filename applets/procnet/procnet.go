@@ -43,8 +43,6 @@ type Table struct {
 	// timeWait counts the TCP connections in TIME_WAIT on a port: they
 	// belong to no process, but block a bind without SO_REUSEADDR.
 	timeWait map[uint32]int
-	// Available reports whether /proc/net could be read at all.
-	Available bool
 }
 
 // maxProcFile bounds what is read of one /proc/net file (150 bytes a
@@ -67,7 +65,6 @@ func Read(root string) *Table {
 		if err != nil {
 			continue
 		}
-		t.Available = true
 		t.parse(string(data), f.proto)
 	}
 	return t
