@@ -176,9 +176,7 @@ func TestBenchReport(t *testing.T) {
 
 	// 4. Release latency: in-process round trips, and whole processes.
 	s := newSetup(t, map[string]string{"a": "42001/tcp\n"})
-	if r := s.start(t); r.code != 0 {
-		t.Fatalf("portreserve = %d, %q", r.code, r.stderr)
-	}
+	s.mustStart(t)
 	conn, err := ipc.Dial(s.sock)
 	if err != nil {
 		t.Fatal(err)

@@ -132,9 +132,7 @@ func TestCheckBoundNotListening(t *testing.T) {
 func TestCheckNamesQuietAndStatus(t *testing.T) {
 	needNetns(t)
 	s := newSetup(t, map[string]string{"a": "7121/tcp\n", "b": "7122/tcp\nnosuchservice\n"})
-	if r := s.start(t); r.code != 0 {
-		t.Fatalf("portreserve = %d, %q", r.code, r.stderr)
-	}
+	s.mustStart(t)
 	// NAME restricts the lines and the problems.
 	r := s.check(t, "-n", "a")
 	if got := table(r.stdout); !reflect.DeepEqual(got, [][]string{{"a", "7121", "tcp", "-", "held", "-"}}) || r.code != 0 ||

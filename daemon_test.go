@@ -66,9 +66,7 @@ func TestHoldThenReleaseSynchronously(t *testing.T) {
 func TestExitAfterLastRelease(t *testing.T) {
 	needNetns(t)
 	s := newSetup(t, map[string]string{"a": "7001/tcp\n", "b": "7002/udp\n"})
-	if r := s.start(t); r.code != 0 {
-		t.Fatalf("portreserve = %d, %q; want 0", r.code, r.stderr)
-	}
+	s.mustStart(t)
 	pid := s.daemonPid()
 	if pid == 0 {
 		t.Fatalf("no pidfile after portreserve returned")
@@ -106,9 +104,7 @@ func TestExitAfterLastRelease(t *testing.T) {
 func TestReleaseAll(t *testing.T) {
 	needNetns(t)
 	s := newSetup(t, map[string]string{"a": "7011\n", "b": "7012/tcp\n"})
-	if r := s.start(t); r.code != 0 {
-		t.Fatalf("portreserve = %d, %q", r.code, r.stderr)
-	}
+	s.mustStart(t)
 	pid := s.daemonPid()
 	if r := s.release(t, "*"); r.code != 0 {
 		t.Fatalf("portrelease '*' = %d, %q; want 0", r.code, r.stderr)
@@ -171,9 +167,7 @@ func TestAllFail(t *testing.T) {
 func TestSecondDaemonAndKill9(t *testing.T) {
 	needNetns(t)
 	s := newSetup(t, map[string]string{"a": "7051\n"})
-	if r := s.start(t); r.code != 0 {
-		t.Fatalf("portreserve = %d, %q", r.code, r.stderr)
-	}
+	s.mustStart(t)
 	pid := s.daemonPid()
 	r := s.start(t)
 	if want := "already running (pid " + strconv.Itoa(pid) + ")"; r.code != 2 || !strings.Contains(r.stderr, want) {
@@ -211,9 +205,7 @@ func TestOtherUserRefused(t *testing.T) {
 	for d := s.dir; d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
 		os.Chmod(d, 0o755)
 	}
-	if r := s.start(t); r.code != 0 {
-		t.Fatalf("portreserve = %d, %q", r.code, r.stderr)
-	}
+	s.mustStart(t)
 	asNobody := &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	cmd := exec.Command(bin("portrelease"), "-s", s.sock, "a")
 	cmd.SysProcAttr = asNobody
@@ -243,9 +235,7 @@ func TestThousandConcurrentReleases(t *testing.T) {
 		files["n"+strconv.Itoa(i)] = strconv.Itoa(20000+i) + "/tcp\n"
 	}
 	s := newSetup(t, files)
-	if r := s.start(t); r.code != 0 {
-		t.Fatalf("portreserve = %d, %q", r.code, r.stderr)
-	}
+	s.mustStart(t)
 	pid := s.daemonPid()
 	cmds := make([]*exec.Cmd, n)
 	for i := range cmds {
@@ -318,9 +308,7 @@ func sendRaw(t *testing.T, sock string, data []byte) []byte {
 func TestMalformedDatagrams(t *testing.T) {
 	needNetns(t)
 	s := newSetup(t, map[string]string{"a": "7071/tcp\n", "b": "7072/tcp\n", "c": "7073/tcp\n"})
-	if r := s.start(t); r.code != 0 {
-		t.Fatalf("portreserve = %d, %q", r.code, r.stderr)
-	}
+	s.mustStart(t)
 	valid := (&ipc.Request{Op: ipc.OpRelease, ID: 42, Name: "a"}).Marshal()
 	random := make([]byte, 200)
 	rand.Read(random)
@@ -388,9 +376,7 @@ func TestMalformedDatagrams(t *testing.T) {
 func TestSignals(t *testing.T) {
 	needNetns(t)
 	s := newSetup(t, map[string]string{"a": "7081\n", "b": "7082/tcp\n"})
-	if r := s.start(t); r.code != 0 {
-		t.Fatalf("portreserve = %d, %q", r.code, r.stderr)
-	}
+	s.mustStart(t)
 	pid := s.daemonPid()
 	// SIGHUP after a new file is added: the new name is held, the
 	// released one is not taken again.

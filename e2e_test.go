@@ -186,9 +186,7 @@ func TestE2EExhaustion(t *testing.T) {
 			"others": ranges(resvLow, resvHigh, tt.free, tt.chosen),
 			"chosen": strconv.Itoa(tt.chosen) + "\n",
 		})
-		if r := s.start(t); r.code != 0 {
-			t.Fatalf("portreserve = %d, %q", r.code, r.stderr)
-		}
+		s.mustStart(t)
 		got := map[ipc.Proto]int{}
 		for _, proto := range []ipc.Proto{ipc.TCP, ipc.UDP} {
 			port, msg := runClient(t, bin, proto)
@@ -272,9 +270,7 @@ func TestE2ESideBySide(t *testing.T) {
 
 	// With portreserve holding cups's port, neither does.
 	s := newSetup(t, map[string]string{"cups": "ipp\n"})
-	if r := s.start(t); r.code != 0 {
-		t.Fatalf("portreserve = %d, %q", r.code, r.stderr)
-	}
+	s.mustStart(t)
 	first = startClient(t, bin, ipc.TCP, "wait")
 	port, msg := runClient(t, bin, ipc.TCP)
 	if first.port != 700 || port != -1 {
@@ -356,9 +352,7 @@ func TestE2ERpcbind(t *testing.T) {
 		"mail":   "993\n995\n",
 		"others": ranges(600, 1023, 631, 636, 993, 995, 700, 800, 900),
 	})
-	if r := s.start(t); r.code != 0 {
-		t.Fatalf("portreserve = %d, %q", r.code, r.stderr)
-	}
+	s.mustStart(t)
 	const prog = "536871169" // 0x20000101, in the user-defined range
 	c := startClient(t, bin, ipc.TCP, prog, "1")
 	u := startClient(t, bin, ipc.UDP, prog, "1")
@@ -534,9 +528,7 @@ func TestE2EHoldAgain(t *testing.T) {
 	}
 	for _, running := range []bool{true, false} {
 		if running {
-			if r := s.start(t); r.code != 0 {
-				t.Fatalf("portreserve = %d, %q", r.code, r.stderr)
-			}
+			s.mustStart(t)
 			if r := s.release(t, "cups"); r.code != 0 {
 				t.Fatalf("portrelease cups = %d", r.code)
 			}

@@ -92,9 +92,7 @@ func askUDP(t *testing.T, addr string) string {
 func TestHandoffServes(t *testing.T) {
 	needNetns(t)
 	s := newSetup(t, map[string]string{"svc": "7301/tcp\n7302/udp\n7303/tcp\n", "other": "7304/tcp\n"})
-	if r := s.start(t); r.code != 0 {
-		t.Fatalf("portreserve = %d, %q", r.code, r.stderr)
-	}
+	s.mustStart(t)
 	// A competitor spins on the first port during the whole hand-off.
 	stop := competitor(t, 7301)
 	line, _ := startActivated(t, "-s", s.sock, "--exec", "svc", "--", bin("activated"))
@@ -155,9 +153,7 @@ func TestHandoffRaceAgainstPlainRelease(t *testing.T) {
 	tries := 0
 	for ; tries < 20 && lost == 0; tries++ {
 		s := newSetup(t, map[string]string{"svc": "7311/tcp\n"})
-		if r := s.start(t); r.code != 0 {
-			t.Fatalf("portreserve = %d, %q", r.code, r.stderr)
-		}
+		s.mustStart(t)
 		stop := competitor(t, 7311)
 		cmd := exec.Command("sh", "-c", `"$1" -s "$2" svc && exec env `+envServe+`=7311 "$3" -test.run='^$'`,
 			"sh", bin("portrelease"), s.sock, filepath.Join(binDir, "portreserve.test"))
@@ -189,9 +185,7 @@ func TestHandoffRaceAgainstPlainRelease(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		port := 7340 + i
 		s := newSetup(t, map[string]string{"svc": strconv.Itoa(port) + "/tcp\n"})
-		if r := s.start(t); r.code != 0 {
-			t.Fatalf("portreserve = %d, %q", r.code, r.stderr)
-		}
+		s.mustStart(t)
 		stop := competitor(t, port)
 		line, cmd := startActivated(t, "-s", s.sock, "--exec", "svc", "--", bin("activated"))
 		if line != "ready 1 svc" {
@@ -219,9 +213,7 @@ func TestHandoffWithoutDaemonOrName(t *testing.T) {
 	if r.code != 0 || strings.TrimSpace(r.stdout) != "ready 0 without sockets" || !strings.Contains(r.stderr, "no portreserve daemon running") {
 		t.Errorf("--exec without a daemon = %d, %q, %q; want the command run without sockets and a note", r.code, r.stdout, r.stderr)
 	}
-	if r := s.start(t); r.code != 0 {
-		t.Fatalf("portreserve = %d, %q", r.code, r.stderr)
-	}
+	s.mustStart(t)
 	// A name the daemon does not have: the same.
 	r = run(t, "portrelease", "-s", s.sock, "--exec", "nosuch", activated)
 	if r.code != 0 || strings.TrimSpace(r.stdout) != "ready 0 without sockets" || !strings.Contains(r.stderr, "nosuch: no reservation by that name") {

@@ -207,9 +207,7 @@ func TestGarbageFlood(t *testing.T) {
 	}
 	files["keep"] = "27100/udp\n"
 	s := newSetup(t, files)
-	if r := s.start(t); r.code != 0 {
-		t.Fatalf("portreserve = %d, %q", r.code, r.stderr)
-	}
+	s.mustStart(t)
 	pid := s.daemonPid()
 	// Warm up until the Go heap has reached its steady size, then
 	// measure: what must not happen is growth with the number of
@@ -283,9 +281,7 @@ func TestSignalStorm(t *testing.T) {
 		files["n"+strconv.Itoa(i)] = strconv.Itoa(27200+i) + "\n"
 	}
 	s := newSetup(t, files)
-	if r := s.start(t); r.code != 0 {
-		t.Fatalf("portreserve = %d, %q", r.code, r.stderr)
-	}
+	s.mustStart(t)
 	pid := s.daemonPid()
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -338,9 +334,7 @@ func TestSocketAndPidfileSecurity(t *testing.T) {
 		t.Skip("needs root to prepare files owned by another user")
 	}
 	s := newSetup(t, map[string]string{"a": "7521/tcp\n"})
-	if r := s.start(t); r.code != 0 {
-		t.Fatalf("portreserve = %d, %q", r.code, r.stderr)
-	}
+	s.mustStart(t)
 	// The socket: 0666 (anyone may list; credentials decide the rest) in
 	// a 0755 directory owned by the daemon's user.
 	var st unix.Stat_t
@@ -441,9 +435,7 @@ func TestCredentials(t *testing.T) {
 	for d := s.dir; d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
 		os.Chmod(d, 0o755)
 	}
-	if r := s.start(t); r.code != 0 {
-		t.Fatalf("portreserve = %d, %q", r.code, r.stderr)
-	}
+	s.mustStart(t)
 	other := exec.Command(filepath.Join(binDir, "portreserve.test"), "-test.run=^$")
 	other.Env = append(os.Environ(), envForge+"="+s.sock)
 	other.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}

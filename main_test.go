@@ -349,6 +349,15 @@ func (s *setup) start(t *testing.T, extra ...string) result {
 	return r
 }
 
+// mustStart is start for tests that need the daemon running: it fails the
+// test unless portreserve exits 0.
+func (s *setup) mustStart(t *testing.T) {
+	t.Helper()
+	if r := s.start(t); r.code != 0 {
+		t.Fatalf("portreserve = %d, %q; want 0", r.code, r.stderr)
+	}
+}
+
 // daemonPid reads the pidfile; 0 when there is none.
 func (s *setup) daemonPid() int {
 	data, err := os.ReadFile(s.pidfile)

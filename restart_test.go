@@ -85,9 +85,7 @@ func timeWaitOn(port int) bool {
 func TestHoldAgainAfterTimeWait(t *testing.T) {
 	needNetns(t)
 	s := newSetup(t, map[string]string{"svc": "7461/tcp\n", "other": "7462/tcp\n"})
-	if r := s.start(t); r.code != 0 {
-		t.Fatalf("portreserve = %d, %q", r.code, r.stderr)
-	}
+	s.mustStart(t)
 	// The service serves a client and stops: its side of the connection
 	// is left in TIME_WAIT.
 	line, cmd := startActivated(t, "-s", s.sock, "--exec", "svc", "--", bin("activated"))
@@ -128,9 +126,7 @@ func TestKeptHandoffRestartLoop(t *testing.T) {
 	needNetns(t)
 	const port = 7471
 	s := newSetup(t, map[string]string{"svc": strconv.Itoa(port) + "/tcp\n"})
-	if r := s.start(t); r.code != 0 {
-		t.Fatalf("portreserve = %d, %q", r.code, r.stderr)
-	}
+	s.mustStart(t)
 	stopCompetitor := competitor(t, port)
 	// The first instance makes the socket listen; from then on the
 	// daemon's copy keeps it listening, between instances too.
