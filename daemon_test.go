@@ -385,10 +385,7 @@ func TestSignals(t *testing.T) {
 	}
 	s.write(t, "c", "7083/udp\n")
 	syscall.Kill(pid, syscall.SIGHUP)
-	deadline := time.Now().Add(5 * time.Second)
-	for !quickHeld(t, 7083, ipc.UDP) && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	s.waitHeld(t, "c")
 	mustBeHeld(t, 7083, ipc.UDP)
 	mustBeFree(t, 7082, ipc.TCP)
 	mustBeHeld(t, 7081, ipc.UDP)

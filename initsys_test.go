@@ -8,6 +8,7 @@ package main
 // that binds 631.
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -100,10 +101,16 @@ func assertKept(t *testing.T, s *setup, port int) {
 	}
 }
 
-// cupsServes reports whether something other than portreserve listens on
-// 631 (the fake cupsd).
+// cupsServes reports whether the fake cupsd listens on 631: a TCP connect
+// succeeds (portreserve's hold never listens). It connects rather than
+// binds: a probe bind while cupsd starts would take the port from it.
 func cupsServes(t *testing.T) bool {
-	return tryBind(t, 631, bindOpts{proto: ipc.TCP, family: 10, addr: "any"}) != nil && tryBind(t, 631, bindOpts{proto: ipc.UDP, family: 10, addr: "any"}) == nil
+	c, err := net.DialTimeout("tcp", "127.0.0.1:631", time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
 }
 
 func TestInitLSB(t *testing.T) {
@@ -143,7 +150,8 @@ func TestInitLSB(t *testing.T) {
 				t.Errorf("reload = %d, %q", r.code, r.stderr)
 			}
 			port, _ := strconv.Atoi(newPort)
-			waitFor(t, "the reload to hold "+newPort, func() bool { return quickHeld(t, port, ipc.TCP) })
+			s.waitHeld(t, "new")
+			mustBeHeld(t, port, ipc.TCP)
 			if r := script("restart"); r.code != 0 || s.daemonPid() == pid {
 				t.Errorf("restart = %d, %q, pid %d; want 0 and a new daemon", r.code, r.stderr, s.daemonPid())
 			}
@@ -230,7 +238,8 @@ func TestInitOpenRC(t *testing.T) {
 			if r := rc("scripts/openrc/portreserve", "reload"); r.code != 0 {
 				t.Errorf("reload = %d, %q", r.code, r.stderr)
 			}
-			waitFor(t, "the reload to hold "+strconv.Itoa(newPort), func() bool { return quickHeld(t, newPort, ipc.UDP) })
+			s.waitHeld(t, "new")
+			mustBeHeld(t, newPort, ipc.UDP)
 
 			// cupsd's start_pre gives 631 back.
 			if r := rc("scripts/cups/openrc/cupsd", "depend"); !strings.Contains(r.stdout, "after portreserve") {
@@ -246,7 +255,8 @@ func TestInitOpenRC(t *testing.T) {
 			if r := rc("scripts/cups/openrc/cupsd", "stop", cupsEnv...); r.code != 0 {
 				t.Fatalf("cupsd stop = %d, %q %q", r.code, r.stdout, r.stderr)
 			}
-			waitFor(t, "stop_post to hold 631 again", func() bool { return quickHeld(t, 631, ipc.TCP) })
+			// stop_post's portreserve cups returns once 631 is held.
+			mustBeHeld(t, 631, ipc.TCP)
 
 			if r := rc("scripts/openrc/portreserve", "stop"); r.code != 0 {
 				t.Errorf("stop = %d, %q", r.code, r.stderr)
@@ -313,7 +323,8 @@ func TestInitRunit(t *testing.T) {
 	sv := func(args ...string) result { return runCmd(t, exec.Command("sv", args...)) }
 	supervise(t, func() { sv("exit", svc) }, "runsv", svc)
 	// runit has no readiness protocol: wait for the ports.
-	waitFor(t, "runsv to start portreserve", func() bool { return quickHeld(t, 892, ipc.UDP) })
+	s.waitHeld(t, "nfs")
+	mustBeHeld(t, 892, ipc.UDP)
 	mustBeHeld(t, 7481, ipc.TCP)
 	if r := sv("status", svc); !strings.HasPrefix(r.stdout, "run: ") {
 		t.Fatalf("sv status = %q; want run:", r.stdout)

@@ -358,6 +358,39 @@ func (s *setup) mustStart(t *testing.T) {
 	}
 }
 
+// waitHeld waits, for up to ten seconds, until the daemon lists every entry
+// of name as held: after a signal or a supervisor's start, which are
+// asynchronous. It asks the daemon, never the ports: a probe bind at the
+// moment the daemon binds would take the port from it.
+func (s *setup) waitHeld(t *testing.T, name string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var entries []ipc.Entry
+		c, err := ipc.Dial(s.sock)
+		if err == nil {
+			entries, err = c.List(time.Second)
+			c.Close()
+		}
+		held, all := 0, 0
+		for _, e := range entries {
+			if e.Name == name {
+				all++
+				if e.State == ipc.Held {
+					held++
+				}
+			}
+		}
+		if all > 0 && held == all {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for the daemon to hold %s: %d of %d entries held (%v)", name, held, all, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // daemonPid reads the pidfile; 0 when there is none.
 func (s *setup) daemonPid() int {
 	data, err := os.ReadFile(s.pidfile)
