@@ -44,7 +44,7 @@ test:
 FUZZSCALE ?= 1
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $$((20000 * $(FUZZSCALE)))x ./services
-	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $$((5000 * $(FUZZSCALE)))x ./applets/config
+	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $$((5000 * $(FUZZSCALE)))x ./internal/config
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRequest$$' -fuzztime $$((200000 * $(FUZZSCALE)))x ./ipc
 	$(GO) test -run '^$$' -fuzz '^FuzzParseReply$$' -fuzztime $$((200000 * $(FUZZSCALE)))x ./ipc
 

@@ -30,10 +30,10 @@ import (
 	"bytes"
 	_ "embed"
 	"errors"
-	"io"
 	"io/fs"
-	"os"
 	"strconv"
+
+	"portreserve/internal/rawfs"
 )
 
 // DefaultPath is where the services database lives on a Unix system.
@@ -99,20 +99,14 @@ func Default() *DB {
 // MaxFileSize) is an error: a database that exists but cannot be read is
 // never silently replaced.
 func Load(path string) (*DB, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	data, err := rawfs.ReadFile(path, MaxFileSize)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return Default(), nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return nil, &fs.PathError{Op: "read", Path: path, Err: err}
-	}
-	if len(data) > MaxFileSize {
+	case errors.Is(err, rawfs.ErrTooLarge):
 		return nil, &fs.PathError{Op: "read", Path: path, Err: errors.New("file larger than " + strconv.Itoa(MaxFileSize>>20) + " MiB")}
+	case err != nil:
+		return nil, err
 	}
 	db := Parse(data)
 	db.Source = path

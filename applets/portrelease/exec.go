@@ -9,7 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"portreserve/applets/rawfs"
+	"portreserve/internal/rawfs"
 	"portreserve/ipc"
 )
 

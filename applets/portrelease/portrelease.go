@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"portreserve/applets"
-	"portreserve/applets/cmdline"
+	"portreserve/internal/cmdline"
 	"portreserve/ipc"
 )
 

@@ -13,8 +13,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"portreserve/applets/config"
-	"portreserve/applets/logger"
+	"portreserve/internal/config"
+	"portreserve/internal/logger"
 	"portreserve/ipc"
 	"portreserve/services"
 )

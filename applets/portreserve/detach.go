@@ -9,7 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"portreserve/applets/rawfs"
+	"portreserve/internal/rawfs"
 )
 
 // statusFdEnv tells a re-executed daemon which descriptor to report its

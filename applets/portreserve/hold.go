@@ -5,7 +5,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"portreserve/applets/procnet"
+	"portreserve/internal/procnet"
 	"portreserve/ipc"
 )
 

@@ -9,8 +9,8 @@ import (
 	"strconv"
 
 	"portreserve/applets"
-	"portreserve/applets/cmdline"
-	"portreserve/applets/config"
+	"portreserve/internal/cmdline"
+	"portreserve/internal/config"
 	"portreserve/ipc"
 	"portreserve/services"
 )

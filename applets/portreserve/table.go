@@ -6,7 +6,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"portreserve/applets/config"
+	"portreserve/internal/config"
 	"portreserve/ipc"
 )
 

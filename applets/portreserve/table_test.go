@@ -8,7 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"portreserve/applets/config"
+	"portreserve/internal/config"
 	"portreserve/ipc"
 )
 

@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"portreserve/applets"
-	"portreserve/applets/cmdline"
-	"portreserve/applets/config"
-	"portreserve/applets/procnet"
+	"portreserve/internal/cmdline"
+	"portreserve/internal/config"
+	"portreserve/internal/procnet"
 	"portreserve/ipc"
 	"portreserve/services"
 )

@@ -6,8 +6,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"portreserve/applets/config"
-	"portreserve/applets/rawfs"
+	"portreserve/internal/config"
+	"portreserve/internal/rawfs"
 )
 
 // bindresvport(3) takes ports from 512 to 1023 (600-1023 first).

@@ -37,7 +37,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"portreserve/applets/rawfs"
+	"portreserve/internal/rawfs"
 	"portreserve/ipc"
 	"portreserve/services"
 )

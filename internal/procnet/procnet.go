@@ -17,7 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"portreserve/applets/rawfs"
+	"portreserve/internal/rawfs"
 	"portreserve/ipc"
 )
 
