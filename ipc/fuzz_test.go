@@ -35,6 +35,16 @@ func FuzzParseRequest(f *testing.F) {
 			}
 		}
 		_ = StatusOf(err)
+		// The daemon's decoder agrees with both.
+		dreq, derr := ParseDatagram(b, false)
+		switch legacy, ok := ParseLegacy(b); {
+		case err == nil && (derr != nil || dreq != req):
+			t.Fatalf("ParseDatagram(%x) = %+v, %v; want the request %+v", b, dreq, derr, req)
+		case ok && (derr != nil || !dreq.Legacy || (dreq.Name != legacy && legacy != AllNames)):
+			t.Fatalf("ParseDatagram(%x) = %+v, %v; want the legacy name %q", b, dreq, derr, legacy)
+		case derr == nil && err != nil && !ok:
+			t.Fatalf("ParseDatagram(%x) = %+v; want an error", b, dreq)
+		}
 	})
 }
 

@@ -225,6 +225,9 @@ type Request struct {
 	ID   uint32
 	Arg  uint32 // OpList: index of the first entry wanted
 	Name string // OpRelease: the release name
+	// Legacy marks a portreserve 0.0.5 release (see ParseDatagram):
+	// OpRelease or OpReleaseAll, never answered.
+	Legacy bool
 }
 
 // Reply is a decoded reply.
@@ -258,20 +261,23 @@ var (
 	ErrName    = errors.New("bad release name")
 	ErrFlags   = errors.New("reserved field not zero")
 	ErrCount   = errors.New("entry count does not match size")
+	// ErrNotRequest is a datagram that is neither a request nor a
+	// legacy release.
+	ErrNotRequest = errors.New("not a request")
 )
 
 // StatusOf returns the reply status for an error from ParseRequest.
 func StatusOf(err error) Status {
-	switch err {
-	case nil:
+	switch {
+	case err == nil:
 		return StatusOK
-	case ErrSize:
+	case errors.Is(err, ErrSize):
 		return StatusBadSize
-	case ErrVersion:
+	case errors.Is(err, ErrVersion):
 		return StatusBadVersion
-	case ErrOp:
+	case errors.Is(err, ErrOp):
 		return StatusBadOp
-	case ErrName:
+	case errors.Is(err, ErrName):
 		return StatusBadName
 	}
 	return StatusBadRequest
@@ -349,6 +355,31 @@ func ParseRequest(b []byte) (Request, error) {
 		return r, ErrOp
 	}
 	return r, nil
+}
+
+// ParseDatagram decodes what a client sent the daemon. It is the one place
+// that tells a request (it starts with Magic) from portreserve 0.0.5's
+// bare-name release: the latter comes back with Legacy set, as OpRelease
+// with its Name or, for "*", OpReleaseAll. truncated reports a datagram
+// larger than the buffer it was read into; it is refused by size. Errors
+// are those of ParseRequest, or ErrNotRequest; StatusOf maps them to the
+// error reply's status.
+func ParseDatagram(b []byte, truncated bool) (Request, error) {
+	if len(b) < 4 || string(b[:4]) != Magic {
+		name, ok := ParseLegacy(b)
+		switch {
+		case !ok || truncated:
+			return Request{}, ErrNotRequest
+		case name == AllNames:
+			return Request{Op: OpReleaseAll, Legacy: true}, nil
+		}
+		return Request{Op: OpRelease, Name: name, Legacy: true}, nil
+	}
+	r, err := ParseRequest(b)
+	if truncated {
+		return Request{Op: r.Op, ID: r.ID}, ErrSize
+	}
+	return r, err
 }
 
 // ParseLegacy recognises a portreserve 0.0.5 release request: a bare

@@ -3,6 +3,7 @@ package ipc
 import (
 	"bytes"
 	"encoding/hex"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -162,6 +163,34 @@ func TestParseLegacy(t *testing.T) {
 		if name != tt.name || ok != tt.ok {
 			t.Errorf("ParseLegacy(%q) = %q, %v; want %q, %v", tt.b, name, ok, tt.name, tt.ok)
 		}
+	}
+}
+
+func TestParseDatagram(t *testing.T) {
+	release := (&Request{Op: OpRelease, ID: 7, Name: "cups"}).Marshal()
+	for _, tt := range []struct {
+		desc      string
+		b         []byte
+		truncated bool
+		want      Request
+		err       error
+	}{
+		{"request", release, false, Request{Op: OpRelease, ID: 7, Name: "cups"}, nil},
+		{"truncated request", release, true, Request{Op: OpRelease, ID: 7}, ErrSize},
+		{"short request", release[:20], false, Request{Op: OpRelease, ID: 7}, ErrSize},
+		{"legacy name", []byte("cups\n"), false, Request{Op: OpRelease, Name: "cups", Legacy: true}, nil},
+		{"legacy all", []byte("*\x00"), false, Request{Op: OpReleaseAll, Legacy: true}, nil},
+		{"truncated legacy", []byte("cups"), true, Request{}, ErrNotRequest},
+		{"garbage", []byte("cu ps"), false, Request{}, ErrNotRequest},
+		{"empty", nil, false, Request{}, ErrNotRequest},
+	} {
+		got, err := ParseDatagram(tt.b, tt.truncated)
+		if got != tt.want || !errors.Is(err, tt.err) {
+			t.Errorf("ParseDatagram(%s, %v) = %+v, %v; want %+v, %v", tt.desc, tt.truncated, got, err, tt.want, tt.err)
+		}
+	}
+	if got := StatusOf(ErrNotRequest); got != StatusBadRequest {
+		t.Errorf("StatusOf(ErrNotRequest) = %v; want %v", got, StatusBadRequest)
 	}
 }
 

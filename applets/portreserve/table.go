@@ -10,9 +10,6 @@ import (
 	"portreserve/ipc"
 )
 
-// pending is the state of an entry not yet bound.
-const pending ipc.State = 0
-
 // entry is one reservation and what became of it. Entries are kept small:
 // a daemon holding 10,000 ports keeps 10,000 of them for its lifetime.
 type entry struct {

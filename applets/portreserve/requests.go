@@ -1,0 +1,244 @@
+package portreserve
+
+import (
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"portreserve/ipc"
+)
+
+// serve answers requests until nothing is held.
+func (d *daemon) serve() {
+	// A buffer one byte larger than any request: larger datagrams come
+	// back truncated and flagged, and are refused by size without the
+	// daemon ever allocating for them.
+	buf := make([]byte, ipc.RequestSize+1)
+	oob := make([]byte, ipc.OOBSize)
+	for {
+		// Idle, the daemon sits here: one blocking recvmsg, no timers,
+		// no polling, so it costs no wake-ups at all.
+		dg, err := ipc.Receive(d.ctl, buf, oob, 0)
+		if err != nil {
+			d.log.Error("receive on " + d.o.socket + ": " + err.Error())
+			if err == unix.EBADF || err == unix.ENOTSOCK {
+				return
+			}
+			continue
+		}
+		d.mu.Lock()
+		reply := d.handle(dg)
+		if d.idle() {
+			// The last release: stop serving before answering it,
+			// so that when portrelease returns, the socket and the
+			// pidfile are gone too.
+			d.log.Info("every port released; exiting")
+			d.stopServing()
+			d.send(dg, reply)
+			d.finish()
+		}
+		d.send(dg, reply)
+		d.mu.Unlock()
+	}
+}
+
+// allowed reports whether cred may change state: root and the daemon's own
+// user may. The credentials are the kernel's (SCM_CREDENTIALS with
+// SO_PASSCRED), never anything the client wrote in the datagram.
+func allowed(cred *unix.Ucred) bool {
+	return cred != nil && (cred.Uid == 0 || int(cred.Uid) == os.Getuid())
+}
+
+// who describes a sender for the log.
+func who(cred *unix.Ucred) string {
+	if cred == nil {
+		return "unknown sender"
+	}
+	return "pid " + itoa(int(cred.Pid)) + " uid " + itoa(int(cred.Uid))
+}
+
+// handle acts on one datagram and returns the reply to send, nil for
+// none. Called with d.mu held.
+func (d *daemon) handle(dg ipc.Datagram) *ipc.Reply {
+	req, err := ipc.ParseDatagram(dg.Data, dg.Truncated)
+	if err != nil {
+		return d.malformed(dg, req, ipc.StatusOf(err), err.Error())
+	}
+	if req.Legacy {
+		d.legacy(req, dg.Cred)
+		return nil
+	}
+	reply := &ipc.Reply{Op: req.Op, ID: req.ID, Name: req.Name, Generation: d.tab.gen}
+	if req.Op != ipc.OpList && !allowed(dg.Cred) {
+		d.log.Warn(req.Op.String() + " " + req.Name + " refused: " + who(dg.Cred) + " is not root or the daemon's user")
+		reply.Status = ipc.StatusDenied
+		return reply
+	}
+	switch req.Op {
+	case ipc.OpRelease:
+		known, closed, total := d.tab.release(req.Name)
+		if !known {
+			reply.Status = ipc.StatusNoSuchName
+			d.log.Debug("release " + req.Name + " from " + who(dg.Cred) + ": no such name")
+			break
+		}
+		reply.Count, reply.Total = uint32(closed), uint32(total)
+		d.log.Info("released " + req.Name + " (" + itoa(closed) + " ports) for " + who(dg.Cred))
+	case ipc.OpReleaseAll:
+		reply.Count = uint32(d.tab.releaseAll())
+		d.log.Info("released everything for " + who(dg.Cred))
+	case ipc.OpList:
+		reply.Entries = d.tab.page(int(req.Arg))
+		reply.Count = uint32(len(reply.Entries))
+		reply.Total = uint32(len(d.tab.entries))
+	case ipc.OpHandoff:
+		return d.handoff(dg, reply, req.Arg&ipc.ArgKeep != 0)
+	case ipc.OpHold:
+		d.holdAgain(reply)
+	case ipc.OpReload:
+		added, ok := d.reload()
+		reply.Count = uint32(added)
+		if !ok {
+			reply.Status = ipc.StatusFailed
+		}
+	}
+	reply.Generation = d.tab.gen
+	return reply
+}
+
+// handoff passes the held sockets of reply.Name to the sender with
+// SCM_RIGHTS, a page at a time, and then closes the daemon's copies: the
+// ports stay bound throughout. It sends its replies itself and returns nil,
+// or the reply to send when there is nothing to pass.
+func (d *daemon) handoff(dg ipc.Datagram, reply *ipc.Reply, keep bool) *ipc.Reply {
+	hs, known := d.tab.handoff(reply.Name, keep)
+	if !known {
+		reply.Status = ipc.StatusNoSuchName
+		return reply
+	}
+	if len(hs) == 0 || dg.From == nil {
+		if dg.From == nil && !keep {
+			d.tab.takeBack(reply.Name, hs)
+		}
+		reply.Generation = d.tab.gen
+		return reply
+	}
+	reply.Total = uint32(len(hs))
+	reply.Generation = d.tab.gen
+	for start := 0; start < len(hs); start += ipc.PageEntries {
+		page := hs[start:min(start+ipc.PageEntries, len(hs))]
+		reply.Entries = reply.Entries[:0]
+		fds := make([]int, len(page))
+		for i, h := range page {
+			reply.Entries = append(reply.Entries, h.entry)
+			fds[i] = h.fd
+		}
+		reply.Count = uint32(len(page))
+		if err := ipc.SendRights(d.ctl, dg.From, reply.Marshal(), fds); err != nil {
+			// Keep holding what did not go out.
+			d.log.Error("hand-off " + reply.Name + " to " + who(dg.Cred) + ": " + err.Error() + "; still holding " + itoa(len(hs)-start) + " sockets")
+			if !keep {
+				d.tab.takeBack(reply.Name, hs[start:])
+			}
+			hs = hs[:start]
+			break
+		}
+	}
+	if keep {
+		d.log.Info("handed off " + reply.Name + " (" + itoa(len(hs)) + " sockets, copies kept) to " + who(dg.Cred))
+		return nil
+	}
+	for _, h := range hs {
+		unix.Close(h.fd)
+	}
+	d.log.Info("handed off " + reply.Name + " (" + itoa(len(hs)) + " sockets) to " + who(dg.Cred))
+	return nil
+}
+
+// holdAgain binds reply.Name's ports again from its configuration file as
+// it is now, and fills in the reply: Count newly held, Total the name's
+// ports, StatusFailed when some could not be held (a port something else
+// bound meanwhile is reported, not fought over).
+func (d *daemon) holdAgain(reply *ipc.Reply) {
+	cfg, err := d.readConfig()
+	if err != nil {
+		d.log.Error("hold " + reply.Name + ": " + err.Error())
+		reply.Status = ipc.StatusFailed
+		return
+	}
+	before := d.tab.held()
+	if !d.tab.holdAgain(reply.Name, cfg) {
+		reply.Status = ipc.StatusNoSuchName
+		return
+	}
+	failed := d.bindAll()
+	d.reportFailures(failed, 0)
+	for _, e := range d.tab.entries {
+		if e.name == reply.Name {
+			reply.Total++
+		}
+	}
+	reply.Count = uint32(max(0, d.tab.held()-before))
+	if len(failed) > 0 {
+		reply.Status = ipc.StatusFailed
+	}
+	d.log.Info("holding " + reply.Name + " again: " + itoa(int(reply.Count)) + " ports newly held, " + itoa(len(failed)) + " failed")
+}
+
+// legacy acts on a portreserve 0.0.5 release: a bare name, no reply.
+func (d *daemon) legacy(req ipc.Request, cred *unix.Ucred) {
+	name := req.Name
+	if req.Op == ipc.OpReleaseAll {
+		name = ipc.AllNames
+	}
+	if !allowed(cred) {
+		d.log.Warn("legacy release " + name + " refused: " + who(cred) + " is not root or the daemon's user")
+		return
+	}
+	if req.Op == ipc.OpReleaseAll {
+		d.tab.releaseAll()
+		d.log.Info("released everything (legacy request) for " + who(cred))
+		return
+	}
+	if known, closed, _ := d.tab.release(name); known {
+		d.log.Info("released " + name + " (" + itoa(closed) + " ports, legacy request) for " + who(cred))
+	} else {
+		d.log.Debug("legacy release " + name + ": no such name")
+	}
+}
+
+// malformed logs a datagram that is not a valid request, at most ten a
+// second so that a flood cannot fill the log, and returns the error reply.
+func (d *daemon) malformed(dg ipc.Datagram, req ipc.Request, status ipc.Status, why string) *ipc.Reply {
+	reply := &ipc.Reply{Op: req.Op, ID: req.ID, Status: status, Generation: d.tab.gen}
+	now := time.Now().Unix()
+	if now != d.badSecond {
+		if d.badQuiet > 0 {
+			d.log.Warn(itoa(d.badQuiet) + " more malformed datagrams not logged")
+		}
+		d.badSecond, d.badLogged, d.badQuiet = now, 0, 0
+	}
+	if d.badLogged >= 10 {
+		d.badQuiet++
+		return reply
+	}
+	d.badLogged++
+	size := itoa(len(dg.Data))
+	if dg.Truncated {
+		size = "more than " + size
+	}
+	d.log.Warn("malformed datagram (" + size + " bytes) from " + who(dg.Cred) + ": " + why)
+	return reply
+}
+
+// send sends r, if any, to the datagram's sender, if it can be answered.
+func (d *daemon) send(dg ipc.Datagram, r *ipc.Reply) {
+	if r == nil || dg.From == nil {
+		return
+	}
+	if err := ipc.Send(d.ctl, dg.From, r.Marshal()); err != nil {
+		d.log.Debug("reply to " + who(dg.Cred) + ": " + err.Error())
+	}
+}
+
