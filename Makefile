@@ -1,7 +1,8 @@
 # portreserve: one static binary, three applets.
 #
 #   make            build build/portreserve and its applet links
-#   make test       gofmt, go vet and every test (CI runs this)
+#   make test       gofmt, go vet, staticcheck and every test (CI runs this)
+#   make tools      install the pinned staticcheck into build/tools
 #   make fuzz       each fuzz target for a fixed number of runs (CI runs this)
 #   make bench      footprint and speed against a floor, with budgets
 #   make e2e        end-to-end tests against libtirpc and rpcbind (CI runs this
@@ -24,8 +25,12 @@ GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags='-s -w -
 # The size budget for the stripped binary, in bytes (see README.md).
 SIZE_BUDGET := 1600000
 APPLETS := portrelease portreserve-check
+# staticcheck, pinned, installed from the Go module proxy into build/tools
+# by make tools (make test does it when it is missing).
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := $(BUILD)/tools/staticcheck
 
-.PHONY: all build test e2e fuzz bench demo install clean check-build cross cross-test
+.PHONY: all build test tools e2e fuzz bench demo install clean check-build cross cross-test
 
 all: build
 
@@ -33,10 +38,17 @@ build:
 	$(GOBUILD) -o $(BUILD)/portreserve .
 	for a in $(APPLETS); do ln -sf portreserve $(BUILD)/$$a; done
 
-test:
+test: $(STATICCHECK)
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(STATICCHECK) ./...
+	$(STATICCHECK) -tags e2e,bench ./...
 	$(GO) test $(GOTESTFLAGS) ./...
+
+tools: $(STATICCHECK)
+
+$(STATICCHECK):
+	GOBIN=$(abspath $(BUILD)/tools) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 # Counts, not durations: with Go 1.26 a -fuzztime duration can end in a
 # spurious "context deadline exceeded" (golang/go#75804). Each is a few

@@ -91,3 +91,36 @@ func TestBinaryInstall(t *testing.T) {
 		t.Errorf("--install did not make a hard link: %v", err)
 	}
 }
+
+// TestBinaryWriteErrors: output that cannot be written is an error, not
+// exit 0 (a status table or list lost to a full disk or a closed pipe).
+func TestBinaryWriteErrors(t *testing.T) {
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skipf("no /dev/full to write to: %v", err)
+	}
+	defer full.Close()
+	s := newSetup(t, map[string]string{"cups": "631/tcp\n"})
+	for _, tt := range []struct {
+		applet string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"portreserve", []string{"--list"}, 1, "portreserve: the applet list: write /dev/stdout: no space left on device"},
+		{"portrelease", []string{"--help"}, 1, "portrelease: the help: write /dev/stdout: no space left on device"},
+		{"portreserve-check", []string{"-c", s.conf, "-s", s.sock, "--no-probe"}, 2, "portreserve-check: the table: write /dev/stdout: no space left on device"},
+	} {
+		cmd := exec.Command(bin(tt.applet), tt.args...)
+		var errOut strings.Builder
+		cmd.Stdout, cmd.Stderr = full, &errOut
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		if code != tt.code || !strings.Contains(errOut.String(), tt.stderr) {
+			t.Errorf("%s %q > /dev/full = %d, stderr %q; want %d, %q", tt.applet, tt.args, code, errOut.String(), tt.code, tt.stderr)
+		}
+	}
+}

@@ -23,5 +23,5 @@ var registry = &applets.Multicall{Applets: []applets.Applet{
 }}
 
 func main() {
-	os.Exit(registry.Main(os.Args))
+	os.Exit(registry.Main(os.Args, applets.OSEnv()))
 }

@@ -6,14 +6,15 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 )
 
 // fake builds a Multicall whose applets record how they were called.
-func fake(t *testing.T) (*Multicall, *[]string, *bytes.Buffer, *bytes.Buffer) {
+func fake(t *testing.T) (*Multicall, *Env, *[]string, *bytes.Buffer, *bytes.Buffer) {
 	t.Helper()
 	var called []string
-	record := func(args []string) int {
+	record := func(args []string, _ *Env) int {
 		called = append(called, strings.Join(args, " "))
 		return 7
 	}
@@ -28,10 +29,10 @@ func fake(t *testing.T) (*Multicall, *[]string, *bytes.Buffer, *bytes.Buffer) {
 			{Name: "portrelease", Summary: "release ports", Main: record},
 			{Name: "portreserve-check", Summary: "check", Main: record},
 		},
-		Stdout: &out, Stderr: &errOut,
 		Executable: func() (string, error) { return exe, nil },
 	}
-	return m, &called, &out, &errOut
+	env := &Env{Stdout: &out, Stderr: &errOut}
+	return m, env, &called, &out, &errOut
 }
 
 func TestDispatch(t *testing.T) {
@@ -54,8 +55,8 @@ func TestDispatch(t *testing.T) {
 		{[]string{"multi", "--help", "portrelease"}, 7, []string{"portrelease --help"}, "", ""},
 		{[]string{"multi", "--help", "nosuch"}, 1, nil, "", "nosuch: applet not found\n"},
 	} {
-		m, called, out, errOut := fake(t)
-		status := m.Main(append([]string(nil), tt.argv...))
+		m, env, called, out, errOut := fake(t)
+		status := m.Main(append([]string(nil), tt.argv...), env)
 		if status != tt.status || !reflect.DeepEqual(*called, tt.called) || out.String() != tt.out || errOut.String() != tt.errOut {
 			t.Errorf("Main(%q) = %d, called %q, stdout %q, stderr %q; want %d, %q, %q, %q",
 				tt.argv, status, *called, out, errOut, tt.status, tt.called, tt.out, tt.errOut)
@@ -64,24 +65,24 @@ func TestDispatch(t *testing.T) {
 }
 
 func TestUsage(t *testing.T) {
-	m, _, out, errOut := fake(t)
-	if status := m.Main([]string{"multi", "--help"}); status != 0 || !strings.Contains(out.String(), "usage: multi APPLET") ||
+	m, env, _, out, errOut := fake(t)
+	if status := m.Main([]string{"multi", "--help"}, env); status != 0 || !strings.Contains(out.String(), "usage: multi APPLET") ||
 		!strings.Contains(out.String(), "  portrelease         release ports\n") {
 		t.Errorf("Main(multi --help) = %d, stdout %q; want 0 and the applet list", status, out)
 	}
 	out.Reset()
-	if status := m.Main([]string{"multi"}); status != 2 || out.Len() != 0 || !strings.Contains(errOut.String(), "usage: multi") {
+	if status := m.Main([]string{"multi"}, env); status != 2 || out.Len() != 0 || !strings.Contains(errOut.String(), "usage: multi") {
 		t.Errorf("Main(multi) = %d, stderr %q; want 2 and usage on stderr", status, errOut)
 	}
 	errOut.Reset()
-	if status := m.Main([]string{"multi", "--bogus"}); status != 2 || !strings.Contains(errOut.String(), "unknown option --bogus") {
+	if status := m.Main([]string{"multi", "--bogus"}, env); status != 2 || !strings.Contains(errOut.String(), "unknown option --bogus") {
 		t.Errorf("Main(multi --bogus) = %d, stderr %q; want 2, unknown option", status, errOut)
 	}
 }
 
 func TestInstall(t *testing.T) {
 	for _, symlink := range []bool{false, true} {
-		m, _, _, errOut := fake(t)
+		m, env, _, _, errOut := fake(t)
 		exe, _ := m.Executable()
 		dir := t.TempDir()
 		// An entry that exists already is left alone and reported.
@@ -92,7 +93,7 @@ func TestInstall(t *testing.T) {
 		if symlink {
 			argv = []string{"multi", "--install", "-s", dir}
 		}
-		if status := m.Main(argv); status != 0 {
+		if status := m.Main(argv, env); status != 0 {
 			t.Fatalf("Main(%q) = %d, stderr %q; want 0", argv, status, errOut)
 		}
 		if want := filepath.Join(dir, "portrelease") + ": exists, left alone\n"; errOut.String() != want {
@@ -119,15 +120,15 @@ func TestInstall(t *testing.T) {
 }
 
 func TestInstallErrors(t *testing.T) {
-	m, _, _, errOut := fake(t)
-	if status := m.Main([]string{"multi", "--install", filepath.Join(t.TempDir(), "missing")}); status != 1 || !strings.Contains(errOut.String(), "no such file") {
+	m, env, _, _, errOut := fake(t)
+	if status := m.Main([]string{"multi", "--install", filepath.Join(t.TempDir(), "missing")}, env); status != 1 || !strings.Contains(errOut.String(), "no such file") {
 		t.Errorf("--install into a missing directory = %d, %q; want 1 and the error", status, errOut)
 	}
 	errOut.Reset()
-	if status := m.Main([]string{"multi", "--install", "-x"}); status != 2 {
+	if status := m.Main([]string{"multi", "--install", "-x"}, env); status != 2 {
 		t.Errorf("--install -x = %d; want 2", status)
 	}
-	if status := m.Main([]string{"multi", "--install", "a", "b"}); status != 2 {
+	if status := m.Main([]string{"multi", "--install", "a", "b"}, env); status != 2 {
 		t.Errorf("--install a b = %d; want 2", status)
 	}
 }
@@ -141,6 +142,48 @@ func TestAppletName(t *testing.T) {
 	} {
 		if got := AppletName(tt.in); got != tt.want {
 			t.Errorf("AppletName(%q) = %q; want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestEnv(t *testing.T) {
+	e := &Env{Environ: []string{"PATH=/bin", "NOTIFY_SOCKET=@x", "PATH=/other", "EMPTY=", "PATHX=1"}}
+	for _, tt := range []struct {
+		key, want string
+		ok        bool
+	}{
+		{"PATH", "/bin", true}, // the first wins, as in getenv(3)
+		{"NOTIFY_SOCKET", "@x", true},
+		{"EMPTY", "", true},
+		{"PAT", "", false},
+		{"MISSING", "", false},
+	} {
+		if got, ok := e.LookupEnv(tt.key); got != tt.want || ok != tt.ok {
+			t.Errorf("LookupEnv(%q) = %q, %v; want %q, %v", tt.key, got, ok, tt.want, tt.ok)
+		}
+		if got := e.Getenv(tt.key); got != tt.want {
+			t.Errorf("Getenv(%q) = %q; want %q", tt.key, got, tt.want)
+		}
+	}
+	if got, want := e.Without("PATH", "EMPTY"), []string{"NOTIFY_SOCKET=@x", "PATHX=1"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Without(PATH, EMPTY) = %q; want %q", got, want)
+	}
+	if len(e.Environ) != 5 {
+		t.Errorf("Without changed Environ to %q", e.Environ)
+	}
+}
+
+// fullWriter fails every write, as /dev/full does.
+type fullWriter struct{}
+
+func (fullWriter) Write([]byte) (int, error) { return 0, syscall.ENOSPC }
+
+func TestWriteErrors(t *testing.T) {
+	for _, argv := range [][]string{{"portreserve", "--list"}, {"multi", "--list"}, {"multi", "--help"}} {
+		m, env, _, _, errOut := fake(t)
+		env.Stdout = fullWriter{}
+		if status := m.Main(argv, env); status != 1 || !strings.Contains(errOut.String(), syscall.ENOSPC.Error()) {
+			t.Errorf("Main(%q) > a full disk = %d, stderr %q; want 1 and the write error", argv, status, errOut)
 		}
 	}
 }

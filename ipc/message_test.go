@@ -65,7 +65,7 @@ func TestParseRequestErrors(t *testing.T) {
 		{"name on release-all", mod(func(b []byte) []byte { b[5] = byte(OpReleaseAll); return b }), ErrName},
 	} {
 		r, err := ParseRequest(tt.b)
-		if err != tt.err {
+		if !errors.Is(err, tt.err) {
 			t.Errorf("ParseRequest(%s) = %v; want %v", tt.desc, err, tt.err)
 		}
 		if len(tt.b) >= 12 && string(tt.b[:4]) == Magic && r.ID != 5 {
@@ -133,7 +133,7 @@ func TestParseReplyErrors(t *testing.T) {
 		{"version", append(append([]byte(Magic), 9), valid[5:]...), ErrVersion},
 		{"count mismatch", append(append([]byte(nil), valid[:12]...), append([]byte{0, 0, 0, 2}, valid[16:]...)...), ErrCount},
 	} {
-		if _, err := ParseReply(tt.b); err != tt.err {
+		if _, err := ParseReply(tt.b); !errors.Is(err, tt.err) {
 			t.Errorf("ParseReply(%s) = %v; want %v", tt.desc, err, tt.err)
 		}
 	}

@@ -1,14 +1,15 @@
 package portrelease
 
 import (
+	"errors"
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"portreserve/applets"
 	"portreserve/internal/rawfs"
 	"portreserve/ipc"
 )
@@ -17,33 +18,50 @@ import (
 // sd_listen_fds(3) defines it (SD_LISTEN_FDS_START).
 const listenFdsStart = 3
 
-// execWith takes over the held sockets of name and runs argv with them,
-// the way systemd's socket activation starts a service: the sockets at
+// handoff is one portrelease --exec: the daemon at socket, the release
+// name, whether the daemon keeps copies, and what runs the command.
+type handoff struct {
+	socket  string
+	name    string
+	keep    bool
+	timeout time.Duration
+	env     *applets.Env
+	note    func(string)
+	exec    execFunc
+	// firstFd is where the sockets go: listenFdsStart, except in
+	// tests, whose own process has descriptors 3, 4, ... in use.
+	firstFd int
+}
+
+// run takes over the held sockets of h.name and runs argv with them, the
+// way systemd's socket activation starts a service: the sockets at
 // descriptors 3, 4, ... in the order of the configuration file, TCP ones
 // listening, close-on-exec cleared on them only, and LISTEN_FDS,
 // LISTEN_PID (this process's pid, which exec keeps) and LISTEN_FDNAMES
 // set. The daemon passes the very sockets it holds, so the ports are bound
 // throughout: no other process can take them between the release and the
-// service's start. Without a daemon, or with nothing held for name, argv
-// runs without sockets, and a note says so. It returns only on failure.
-func execWith(socket, name string, keep bool, argv []string, timeout time.Duration, note func(string)) int {
+// service's start. Without a daemon, or with nothing held for the name,
+// argv runs without sockets, and a note says so. It returns only on
+// failure.
+func (h *handoff) run(argv []string) int {
+	name, note := h.name, h.note
 	// Find the command first: sockets taken from the daemon would be
 	// lost if it could not run.
-	path, err := rawfs.LookPath(argv[0])
+	path, err := rawfs.LookPath(argv[0], h.env.Getenv("PATH"))
 	if err != nil {
 		note(err.Error())
 		return 127
 	}
 	var entries []ipc.Entry
 	var fds []int
-	conn, err := ipc.Dial(socket)
+	conn, err := ipc.Dial(h.socket)
 	if err == nil {
-		entries, fds, err = conn.Handoff(name, keep, timeout)
+		entries, fds, err = conn.Handoff(name, h.keep, h.timeout)
 		conn.Close()
 	}
 	var se *ipc.StatusError
 	switch {
-	case err == ipc.ErrNoDaemon:
+	case errors.Is(err, ipc.ErrNoDaemon):
 		note("no portreserve daemon running; starting " + argv[0] + " without sockets")
 	case asStatus(err, &se) && se.Status == ipc.StatusNoSuchName:
 		note(name + ": no reservation by that name; starting " + argv[0] + " without sockets")
@@ -71,12 +89,12 @@ func execWith(socket, name string, keep bool, argv []string, timeout time.Durati
 		// for a minute, portreserve NAME's included.
 		unix.SetsockoptInt(fds[i], unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
 	}
-	if err := placeFds(fds); err != nil {
+	if err := placeFds(fds, h.firstFd); err != nil {
 		note(err.Error())
 		return 2
 	}
-	env := activationEnv(os.Environ(), name, len(fds))
-	err = syscall.Exec(path, argv, env)
+	env := activationEnv(h.env.Environ, name, len(fds))
+	err = h.exec(path, argv, env)
 	note("exec " + path + ": " + err.Error())
 	return 126
 }
@@ -91,14 +109,14 @@ func asStatus(err error, se **ipc.StatusError) bool {
 	return ok
 }
 
-// placeFds moves fds to 3, 4, ... in order, without close-on-exec; every
-// other descriptor this process opened keeps close-on-exec. The sockets
-// first move above the target range, so that none is overwritten while the
-// others are placed.
-func placeFds(fds []int) error {
+// placeFds moves fds to first, first+1, ... (3, 4, ...) in order, without
+// close-on-exec; every other descriptor this process opened keeps
+// close-on-exec. The sockets first move above the target range, so that
+// none is overwritten while the others are placed.
+func placeFds(fds []int, first int) error {
 	high := make([]int, len(fds))
 	for i, fd := range fds {
-		h, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, listenFdsStart+len(fds))
+		h, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, first+len(fds))
 		if err != nil {
 			return os.NewSyscallError("fcntl F_DUPFD_CLOEXEC", err)
 		}
@@ -106,7 +124,7 @@ func placeFds(fds []int) error {
 		high[i] = h
 	}
 	for i, h := range high {
-		if err := unix.Dup3(h, listenFdsStart+i, 0); err != nil {
+		if err := unix.Dup3(h, first+i, 0); err != nil {
 			return os.NewSyscallError("dup3", err)
 		}
 		unix.Close(h)

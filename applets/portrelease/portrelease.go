@@ -3,8 +3,10 @@
 package portrelease
 
 import (
-	"os"
+	"errors"
+	"io"
 	"strconv"
+	"syscall"
 	"time"
 
 	"portreserve/applets"
@@ -56,14 +58,24 @@ var Applet = applets.Applet{
 	Main:    Main,
 }
 
-// Main runs the applet with args (args[0] is the applet name) and returns
-// the exit status.
-func Main(args []string) int {
+// Main runs the applet with args (args[0] is the applet name) and env, and
+// returns the exit status.
+func Main(args []string, env *applets.Env) int {
+	return run(args, env, syscall.Exec)
+}
+
+// execFunc replaces the process with a program, as execve(2):
+// syscall.Exec, or a stand-in in tests. It returns only on failure.
+type execFunc func(path string, argv, envv []string) error
+
+// run is Main with the exec call as a parameter.
+func run(args []string, env *applets.Env, exec execFunc) int {
 	var quiet, keep bool
 	var execName string
 	timeout := DefaultTimeout
 	socket := ipc.DefaultSocket
 	set := cmdline.New("portrelease", Usage)
+	set.Stdout, set.Stderr = env.Stdout, env.Stderr
 	set.Flag('q', "quiet", &quiet)
 	set.Seconds('t', "timeout", &timeout)
 	set.String('s', "socket", &socket)
@@ -77,7 +89,7 @@ func Main(args []string) int {
 	}
 	note := func(msg string) {
 		if !quiet {
-			os.Stderr.WriteString("portrelease: " + msg + "\n")
+			io.WriteString(env.Stderr, "portrelease: "+msg+"\n")
 		}
 	}
 	if execName != "" {
@@ -87,7 +99,8 @@ func Main(args []string) int {
 		if len(names) == 0 {
 			return set.Fail(&cmdline.UsageError{Msg: "--exec " + execName + ": no COMMAND given"})
 		}
-		return execWith(socket, execName, keep, names, timeout, note)
+		h := &handoff{socket: socket, name: execName, keep: keep, timeout: timeout, env: env, note: note, exec: exec, firstFd: listenFdsStart}
+		return h.run(names)
 	}
 	if keep {
 		return set.Fail(&cmdline.UsageError{Msg: "--keep goes with --exec"})
@@ -103,8 +116,14 @@ func Main(args []string) int {
 			return set.Fail(&cmdline.UsageError{Msg: err.Error()})
 		}
 	}
+	return release(socket, names, timeout, note)
+}
+
+// release asks the daemon at socket to release each name, and returns the
+// exit status.
+func release(socket string, names []string, timeout time.Duration, note func(string)) int {
 	conn, err := ipc.Dial(socket)
-	if err == ipc.ErrNoDaemon {
+	if errors.Is(err, ipc.ErrNoDaemon) {
 		// Nothing is held, so every name is free: what init scripts
 		// written for the original rely on.
 		return 0
@@ -122,11 +141,11 @@ func Main(args []string) int {
 		}
 		r, err := conn.Do(req, timeout)
 		switch {
-		case err == ipc.ErrNoDaemon:
+		case errors.Is(err, ipc.ErrNoDaemon):
 			// The daemon exited (it does once everything is released):
 			// nothing is held any more.
 			return status
-		case err == ipc.ErrTimeout:
+		case errors.Is(err, ipc.ErrTimeout):
 			note(name + ": no reply from the daemon within " + seconds(timeout))
 			status = 2
 		case err != nil:

@@ -2,6 +2,7 @@ package portreserve
 
 import (
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"portreserve/applets"
 	"portreserve/internal/rawfs"
 )
 
@@ -27,34 +29,34 @@ const statusFdEnv = "PORTRESERVE_STATUS_FD"
 // can rely on the ports being held, with no sleep anywhere. If the child
 // exits before it is ready (nothing to reserve, already running, an error)
 // the pipe closes empty and the parent exits with the child's status.
-func detach(args []string) int {
-	exe, err := selfPath()
+func detach(args []string, env *applets.Env) int {
+	exe, err := selfPath(env.Getenv("PATH"))
 	if err != nil {
-		os.Stderr.WriteString("portreserve: cannot re-execute itself to detach: " + err.Error() + "; use -f to stay in the foreground\n")
+		io.WriteString(env.Stderr, "portreserve: cannot re-execute itself to detach: "+err.Error()+"; use -f to stay in the foreground\n")
 		return 2
 	}
 	// syscall.ForkExec rather than os.StartProcess: the os layer (process
 	// handles, pidfds, ProcessState) adds about 100 kB to the binary.
 	null, err := nullFd()
 	if err != nil {
-		os.Stderr.WriteString("portreserve: " + err.Error() + "\n")
+		io.WriteString(env.Stderr, "portreserve: "+err.Error()+"\n")
 		return 2
 	}
 	defer unix.Close(null)
 	var pipe [2]int
 	if err := unix.Pipe2(pipe[:], unix.O_CLOEXEC); err != nil {
-		os.Stderr.WriteString("portreserve: pipe: " + err.Error() + "\n")
+		io.WriteString(env.Stderr, "portreserve: pipe: "+err.Error()+"\n")
 		return 2
 	}
 	pid, err := syscall.ForkExec(exe, append([]string{"portreserve"}, args...), &syscall.ProcAttr{
-		Env:   append(os.Environ(), statusFdEnv+"=3"),
+		Env:   append(env.Without(statusFdEnv), statusFdEnv+"=3"),
 		Files: []uintptr{uintptr(null), uintptr(null), 2, uintptr(pipe[1])},
 		Sys:   &syscall.SysProcAttr{Setsid: true},
 	})
 	unix.Close(pipe[1])
 	if err != nil {
 		unix.Close(pipe[0])
-		os.Stderr.WriteString("portreserve: exec " + exe + ": " + err.Error() + "\n")
+		io.WriteString(env.Stderr, "portreserve: exec "+exe+": "+err.Error()+"\n")
 		return 2
 	}
 	status := make([]byte, 1)
@@ -78,12 +80,12 @@ func detach(args []string) int {
 	}
 	switch {
 	case err != nil:
-		os.Stderr.WriteString("portreserve: wait: " + err.Error() + "\n")
+		io.WriteString(env.Stderr, "portreserve: wait: "+err.Error()+"\n")
 		return 2
 	case ws.Exited():
 		return ws.ExitStatus()
 	}
-	os.Stderr.WriteString("portreserve: daemon died during start-up: " + ws.Signal().String() + "\n")
+	io.WriteString(env.Stderr, "portreserve: daemon died during start-up: "+ws.Signal().String()+"\n")
 	return 2
 }
 
@@ -106,12 +108,13 @@ func nullFd() (int, error) {
 }
 
 // selfPath returns the path of the running binary: /proc/self/exe's
-// target, or argv[0] looked up in $PATH where /proc is not mounted.
-func selfPath() (string, error) {
+// target, or argv[0] looked up in pathList ($PATH) where /proc is not
+// mounted.
+func selfPath(pathList string) (string, error) {
 	if exe, err := os.Executable(); err == nil {
 		return exe, nil
 	}
-	p, err := rawfs.LookPath(os.Args[0])
+	p, err := rawfs.LookPath(os.Args[0], pathList)
 	if err != nil {
 		return "", errors.New(err.Error() + ", and /proc/self/exe is unreadable")
 	}
@@ -120,12 +123,11 @@ func selfPath() (string, error) {
 
 // statusFd returns the descriptor a detaching parent waits on, or -1 when
 // this process was not started by detach.
-func statusFd() int {
-	v, ok := os.LookupEnv(statusFdEnv)
+func statusFd(env *applets.Env) int {
+	v, ok := env.LookupEnv(statusFdEnv)
 	if !ok {
 		return -1
 	}
-	os.Unsetenv(statusFdEnv)
 	fd, err := strconv.Atoi(v)
 	if err != nil || fd < 3 {
 		return -1

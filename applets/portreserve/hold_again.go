@@ -1,7 +1,8 @@
 package portreserve
 
 import (
-	"os"
+	"errors"
+	"io"
 	"strconv"
 	"syscall"
 	"time"
@@ -15,13 +16,13 @@ const holdTimeout = 5 * time.Second
 
 // holdRunning asks a running daemon to hold o.only again and returns the
 // exit status. asked is false when no daemon runs: then one must start.
-func holdRunning(o options) (code int, asked bool) {
+func holdRunning(o options, stderr io.Writer) (code int, asked bool) {
 	conn, err := ipc.Dial(o.socket)
-	if err == ipc.ErrNoDaemon {
+	if errors.Is(err, ipc.ErrNoDaemon) {
 		return 0, false
 	}
 	fail := func(msg string) {
-		os.Stderr.WriteString("portreserve: " + msg + "\n")
+		io.WriteString(stderr, "portreserve: "+msg+"\n")
 	}
 	if err != nil {
 		fail(err.Error())
@@ -31,7 +32,7 @@ func holdRunning(o options) (code int, asked bool) {
 	for _, name := range o.only {
 		r, err := conn.Do(ipc.Request{Op: ipc.OpHold, Name: name}, holdTimeout)
 		switch {
-		case err == ipc.ErrNoDaemon:
+		case errors.Is(err, ipc.ErrNoDaemon):
 			// It exited meanwhile, having released everything: start
 			// one for the names.
 			return 0, false

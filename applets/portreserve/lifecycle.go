@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"portreserve/applets"
 	"portreserve/internal/config"
 	"portreserve/internal/logger"
 	"portreserve/ipc"
@@ -24,6 +25,7 @@ const maxFailureLines = 20
 // daemon is a running portreserve.
 type daemon struct {
 	o        options
+	env      *applets.Env
 	statusFd int // detach's pipe, -1 in the foreground
 	log      *logger.Logger
 	pid      *pidfile
@@ -39,8 +41,9 @@ type daemon struct {
 	badQuiet  int   // malformed datagrams not logged since
 }
 
-func newDaemon(o options, statusFd int) *daemon {
+func newDaemon(o options, statusFd int, env *applets.Env) *daemon {
 	log := logger.New("portreserve")
+	log.Stderr = env.Stderr
 	log.Verbose = o.debug
 	if statusFd >= 0 {
 		// Detached: the caller's terminal sees problems only, until
@@ -49,7 +52,7 @@ func newDaemon(o options, statusFd int) *daemon {
 		log.StderrMax = logger.Warning
 	}
 	h := newHolder()
-	return &daemon{o: o, statusFd: statusFd, log: log, ctl: -1, holder: h, tab: newTable(h.hold)}
+	return &daemon{o: o, env: env, statusFd: statusFd, log: log, ctl: -1, holder: h, tab: newTable(h.hold)}
 }
 
 // run starts the daemon and serves until nothing is held. It returns the
@@ -216,7 +219,7 @@ func (d *daemon) reportFailures(failed []*entry, limit uint64) {
 
 // ready tells whoever waits that every port has been tried.
 func (d *daemon) ready(status int) {
-	if err := notifySystemd("READY=1\nSTATUS=holding " + itoa(d.tab.held()) + " ports\nMAINPID=" + itoa(os.Getpid())); err != nil {
+	if err := notifySystemd(d.env.Getenv("NOTIFY_SOCKET"), "READY=1\nSTATUS=holding "+itoa(d.tab.held())+" ports\nMAINPID="+itoa(os.Getpid())); err != nil {
 		d.log.Error(err.Error())
 	}
 	if d.o.notifyFd >= 0 {

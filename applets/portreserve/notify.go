@@ -7,11 +7,10 @@ import (
 )
 
 // notifySystemd sends state (for example "READY=1") to the service
-// manager's $NOTIFY_SOCKET, as sd_notify(3) does: one datagram, a leading
-// '@' meaning the abstract namespace. Without $NOTIFY_SOCKET it does
-// nothing.
-func notifySystemd(state string) error {
-	path := os.Getenv("NOTIFY_SOCKET")
+// manager's socket at path, the value of $NOTIFY_SOCKET, as sd_notify(3)
+// does: one datagram, a leading '@' meaning the abstract namespace.
+// Without a path it does nothing.
+func notifySystemd(path, state string) error {
 	if path == "" {
 		return nil
 	}

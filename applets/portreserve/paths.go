@@ -51,4 +51,3 @@ func mkdirParents(dir string) error {
 	}
 	return nil
 }
-

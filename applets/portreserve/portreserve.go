@@ -70,9 +70,9 @@ type options struct {
 	pidfile    string
 }
 
-// Main runs the applet with args (args[0] is the applet name) and returns
-// the exit status.
-func Main(args []string) int {
+// Main runs the applet with args (args[0] is the applet name) and env, and
+// returns the exit status.
+func Main(args []string, env *applets.Env) int {
 	o := options{
 		notifyFd:  -1,
 		configDir: config.DefaultDir,
@@ -81,6 +81,7 @@ func Main(args []string) int {
 		pidfile:   DefaultPidfile,
 	}
 	set := cmdline.New("portreserve", Usage)
+	set.Stdout, set.Stderr = env.Stdout, env.Stderr
 	set.Flag('f', "foreground", &o.foreground)
 	set.Flag('d', "debug", &o.debug)
 	set.Flag('k', "keep-running", &o.keep)
@@ -111,17 +112,17 @@ func Main(args []string) int {
 	if o.debug {
 		o.foreground = true
 	}
-	status := statusFd()
+	status := statusFd(env)
 	if len(o.only) > 0 && status < 0 {
 		// A daemon that runs already holds the names again itself.
-		if code, asked := holdRunning(o); asked {
+		if code, asked := holdRunning(o, env.Stderr); asked {
 			return code
 		}
 	}
 	if !o.foreground && status < 0 {
-		return detach(args[1:])
+		return detach(args[1:], env)
 	}
-	return newDaemon(o, status).run()
+	return newDaemon(o, status, env).run()
 }
 
 // itoa is strconv.Itoa, short for messages.

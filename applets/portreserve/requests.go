@@ -241,4 +241,3 @@ func (d *daemon) send(dg ipc.Datagram, r *ipc.Reply) {
 		d.log.Debug("reply to " + who(dg.Cred) + ": " + err.Error())
 	}
 }
-

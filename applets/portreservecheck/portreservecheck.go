@@ -7,8 +7,8 @@
 package portreservecheck
 
 import (
+	"errors"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -47,8 +47,9 @@ visible) or free. NAMEs restrict the report to those release names.
   -h, --help             show this help
 
 Exit status: 0 the configuration has no errors and nothing shown failed;
-1 configuration errors or failed holds; 2 bad usage, or the daemon
-answered with a protocol error or not in time.
+1 configuration errors or failed holds; 2 bad usage, the daemon
+answered with a protocol error or not in time, or the table could not
+be written.
 `
 
 // DefaultBlacklist is where libtirpc's bindresvport reads the ports it
@@ -70,9 +71,14 @@ type options struct {
 	timeout                           time.Duration
 }
 
-// Main runs the applet with args (args[0] is the applet name) and returns
-// the exit status.
-func Main(args []string) int {
+// Main runs the applet with args (args[0] is the applet name) and env, and
+// returns the exit status.
+func Main(args []string, env *applets.Env) int {
+	return run(args, env, "/proc")
+}
+
+// run is Main with the procfs mount as a parameter.
+func run(args []string, env *applets.Env, proc string) int {
 	o := options{
 		configDir: config.DefaultDir,
 		services:  services.DefaultPath,
@@ -81,6 +87,7 @@ func Main(args []string) int {
 		timeout:   5 * time.Second,
 	}
 	set := cmdline.New("portreserve-check", Usage)
+	set.Stdout, set.Stderr = env.Stdout, env.Stderr
 	set.Flag('n', "no-header", &o.noHeader)
 	set.Flag('q', "quiet", &o.quiet)
 	set.Flag('v', "verbose", &o.verbose)
@@ -99,7 +106,7 @@ func Main(args []string) int {
 			return set.Fail(&cmdline.UsageError{Msg: err.Error()})
 		}
 	}
-	c := &check{o: o, names: names, stdout: os.Stdout, stderr: os.Stderr}
+	c := &check{o: o, names: names, env: env, stdout: env.Stdout, stderr: env.Stderr, proc: proc}
 	if o.quiet {
 		c.stdout, c.stderr = io.Discard, io.Discard
 	}
@@ -110,7 +117,9 @@ func Main(args []string) int {
 type check struct {
 	o              options
 	names          []string // NAME operands; empty for all
-	stdout, stderr io.Writer
+	env            *applets.Env
+	stdout, stderr io.Writer // env's, or io.Discard with -q
+	proc           string    // the procfs mount, /proc but in tests
 	db             *services.DB
 	errors         int // configuration errors reported
 }
@@ -151,7 +160,9 @@ func (c *check) run() int {
 		return 2
 	}
 	rows := c.rows(wanted, daemon)
-	c.print(rows)
+	if !c.env.Write("portreserve-check", "the table", c.stdout, c.table(rows)) {
+		return 2
+	}
 	failed := false
 	for _, r := range rows {
 		if r.state == "failed" {
@@ -222,7 +233,7 @@ func (c *check) wants(file string, cfg *config.Config) bool {
 // runs. status is 2 when the daemon could not be asked properly.
 func (c *check) askDaemon() (map[string]ipc.Entry, int) {
 	conn, err := ipc.Dial(c.o.socket)
-	if err == ipc.ErrNoDaemon {
+	if errors.Is(err, ipc.ErrNoDaemon) {
 		io.WriteString(c.stderr, "portreserve-check: note: no daemon answered on "+c.o.socket+"; states show who has each port now\n")
 		return nil, 0
 	}
@@ -232,7 +243,7 @@ func (c *check) askDaemon() (map[string]ipc.Entry, int) {
 	}
 	defer conn.Close()
 	entries, err := conn.List(c.o.timeout)
-	if err == ipc.ErrNoDaemon {
+	if errors.Is(err, ipc.ErrNoDaemon) {
 		io.WriteString(c.stderr, "portreserve-check: note: the daemon exited while answering; states show who has each port now\n")
 		return nil, 0
 	}
@@ -254,7 +265,7 @@ func entryKey(name string, port uint16, proto ipc.Proto) string {
 // rows works out the state of every reservation asked about, followed by
 // what the daemon holds that the configuration no longer lists.
 func (c *check) rows(wanted []config.Reservation, daemon map[string]ipc.Entry) []row {
-	proc := procnet.Read("")
+	proc := procnet.Read(c.proc)
 	var rows []row
 	seen := map[string]bool{}
 	add := func(name string, port uint16, proto ipc.Proto) {
@@ -345,8 +356,8 @@ func (c *check) owner(proc *procnet.Table, port uint16, proto ipc.Proto) string 
 	return "-"
 }
 
-// print writes the table, columns padded to line up.
-func (c *check) print(rows []row) {
+// table formats the rows, columns padded to line up.
+func (c *check) table(rows []row) string {
 	cells := [][]string{}
 	if !c.o.noHeader {
 		cells = append(cells, []string{"NAME", "PORT", "PROTO", "SERVICE", "STATE", "OWNER"})
@@ -370,5 +381,5 @@ func (c *check) print(rows []row) {
 		}
 		b.WriteString("\n")
 	}
-	io.WriteString(c.stdout, b.String())
+	return b.String()
 }

@@ -21,7 +21,7 @@ const (
 // write, and with -v the files skipped for their names.
 func (c *check) warnings(cfg *config.Config, wanted []config.Reservation) []config.Problem {
 	var out []config.Problem
-	ephLow, ephHigh := ephemeralRange()
+	ephLow, ephHigh := ephemeralRange(c.proc)
 	black := readBlacklist(c.o.blacklist)
 	// One warning per line and kind, however many ports a range covers.
 	type lineKey struct {
@@ -118,10 +118,11 @@ func (c *check) permissionWarnings(cfg *config.Config) []config.Problem {
 	return out
 }
 
-// ephemeralRange reads the kernel's automatic port range.
-func ephemeralRange() (low, high int) {
+// ephemeralRange reads the kernel's automatic port range from the procfs
+// mount proc.
+func ephemeralRange(proc string) (low, high int) {
 	low, high = 32768, 60999
-	data, err := rawfs.ReadFile("/proc/sys/net/ipv4/ip_local_port_range", 64)
+	data, err := rawfs.ReadFile(proc+"/sys/net/ipv4/ip_local_port_range", 64)
 	if err != nil {
 		return low, high
 	}

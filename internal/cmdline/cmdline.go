@@ -207,26 +207,36 @@ func (s *Set) short(c byte) *option {
 	return nil
 }
 
-// Help prints the usage on stdout and returns exit status 0.
+// Help prints the usage on stdout and returns exit status 0, or 1 when it
+// could not be written (a full disk, a closed pipe).
 func (s *Set) Help() int {
-	w := s.Stdout
-	if w == nil {
-		w = os.Stdout
+	if _, err := io.WriteString(s.stdout(), s.Usage); err != nil {
+		io.WriteString(s.stderr(), s.Name+": the help: "+err.Error()+"\n")
+		return 1
 	}
-	io.WriteString(w, s.Usage)
 	return 0
 }
 
 // Fail reports a usage error and returns exit status 2; for ErrHelp it
 // prints the help and returns 0 instead.
 func (s *Set) Fail(err error) int {
-	if err == ErrHelp {
+	if errors.Is(err, ErrHelp) {
 		return s.Help()
 	}
-	w := s.Stderr
-	if w == nil {
-		w = os.Stderr
-	}
-	io.WriteString(w, s.Name+": "+err.Error()+"\n"+s.Usage)
+	io.WriteString(s.stderr(), s.Name+": "+err.Error()+"\n"+s.Usage)
 	return 2
+}
+
+func (s *Set) stdout() io.Writer {
+	if s.Stdout == nil {
+		return os.Stdout
+	}
+	return s.Stdout
+}
+
+func (s *Set) stderr() io.Writer {
+	if s.Stderr == nil {
+		return os.Stderr
+	}
+	return s.Stderr
 }

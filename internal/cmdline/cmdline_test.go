@@ -2,6 +2,7 @@ package cmdline
 
 import (
 	"bytes"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -90,7 +91,7 @@ func TestParseErrors(t *testing.T) {
 func TestHelp(t *testing.T) {
 	for _, args := range [][]string{{"-h"}, {"--help"}, {"-fh"}, {"a", "--help"}} {
 		var o opts
-		if _, err := newSet(&o).Parse(args); err != ErrHelp {
+		if _, err := newSet(&o).Parse(args); !errors.Is(err, ErrHelp) {
 			t.Errorf("Parse(%q) = %v; want ErrHelp", args, err)
 		}
 	}

@@ -65,16 +65,16 @@ func ReadFile(path string, limit int) ([]byte, error) {
 
 // LookPath finds the executable file name would run: name itself when it
 // contains a slash, else the first executable name in a directory of
-// $PATH. It is exec.LookPath without the os/exec package, which the
-// binary does without.
-func LookPath(name string) (string, error) {
+// pathList (the value of $PATH). It is exec.LookPath without the os/exec
+// package, which the binary does without.
+func LookPath(name, pathList string) (string, error) {
 	if strings.Contains(name, "/") {
 		if err := unix.Access(name, unix.X_OK); err != nil {
 			return "", &os.PathError{Op: "exec", Path: name, Err: err}
 		}
 		return name, nil
 	}
-	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+	for _, dir := range filepath.SplitList(pathList) {
 		if dir == "" {
 			dir = "."
 		}

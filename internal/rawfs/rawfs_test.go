@@ -68,7 +68,6 @@ func TestLookPath(t *testing.T) {
 	os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755)
 	os.WriteFile(filepath.Join(dir, "plain"), nil, 0o644)
 	os.Mkdir(filepath.Join(dir, "adir"), 0o755)
-	t.Setenv("PATH", "/nonexistent:"+dir)
 	for _, tt := range []struct {
 		name, want string
 		ok         bool
@@ -80,7 +79,7 @@ func TestLookPath(t *testing.T) {
 		{"missing", "", false},
 		{filepath.Join(dir, "plain"), "", false},
 	} {
-		got, err := LookPath(tt.name)
+		got, err := LookPath(tt.name, "/nonexistent:"+dir)
 		if got != tt.want || (err == nil) != tt.ok {
 			t.Errorf("LookPath(%q) = %q, %v; want %q, ok %v", tt.name, got, err, tt.want, tt.ok)
 		}

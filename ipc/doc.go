@@ -1,0 +1,71 @@
+// Package ipc is the datagram protocol between the portreserve daemon and
+// its clients (portrelease, portreserve-check), and the socket calls that
+// carry it.
+//
+// The daemon owns an AF_UNIX SOCK_DGRAM socket, by default
+// /run/portreserve/socket. A client binds its own socket to an
+// autobind (abstract) address so that it can be answered, sends one request
+// and waits for one reply carrying the same request id. All integers are
+// big-endian. Every request is exactly RequestSize (80) bytes:
+//
+//	offset size field
+//	     0    4 magic "\x7fPRS" (7f 50 52 53)
+//	     4    1 version, 1
+//	     5    1 operation: 1 release, 2 release all, 3 list, 4 reload,
+//	            5 hand off, 6 hold again
+//	     6    2 flags, 0
+//	     8    4 request id, echoed in the reply
+//	    12    4 argument: for list, the index of the first entry wanted;
+//	            for hand off, 1 to keep a copy (ArgKeep), else 0
+//	    16   64 release name, NUL-padded (release, hand off, hold again;
+//	            zero otherwise)
+//
+// A reply is a ReplyHeaderSize (88) byte header followed by Count entries
+// of EntrySize (72) bytes each (entries only in list and hand-off replies,
+// at most PageEntries of them):
+//
+//	offset size field
+//	     0    4 magic
+//	     4    1 version
+//	     5    1 operation of the request, 0 when it could not be read
+//	     6    2 status (see Status)
+//	     8    4 request id of the request, 0 when it could not be read
+//	    12    4 count: release: sockets closed; release all: names
+//	            released; reload, hold again: reservations newly held;
+//	            list, hand off: entries in this reply
+//	    16    4 total: release, hold again: ports of the name; list:
+//	            entries in all; hand off: sockets handed off in all
+//	    20    4 generation: changes whenever a reservation changes state,
+//	            so that a client reading a list in pages can start again
+//	    24   64 release name of the request, NUL-padded
+//
+// A list entry:
+//
+//	offset size field
+//	     0   64 release name, NUL-padded
+//	    64    2 port
+//	    66    1 protocol: 6 tcp, 17 udp (the IP protocol numbers)
+//	    67    1 state: 1 held, 2 released, 3 failed, 4 handed off,
+//	            5 kept (handed off, the daemon keeping a copy)
+//	    68    4 errno of the failed bind, 0 otherwise
+//
+// Hand off: the daemon passes the held sockets of a name to the client
+// with SCM_RIGHTS and forgets them, so that the ports never become free
+// in between. The reply comes in as many datagrams as it takes, each with
+// up to PageEntries entries and as many descriptors, in the same order
+// (the order of the configuration file), Total giving the number in all.
+// With ArgKeep the daemon keeps its own copy of each socket, as systemd
+// does for socket-activated services: the port stays bound while the
+// service is stopped, connections wait in the listen backlog, and the next
+// hand-off passes the very same sockets again. A release closes the copy.
+//
+// Hold again: the daemon reads the name's configuration file again and
+// binds its ports, even if the name was released; a service's stop action
+// uses it, so that the port is protected until the service starts again.
+//
+// Compatibility with portreserve 0.0.5: a datagram that does not start with
+// the magic and holds nothing but a release name (or "*"), optionally
+// followed by a NUL or a newline, is a legacy release request. The daemon
+// acts on it and does not reply, as the original's portrelease expects.
+// Since 0x7f may not appear in a release name, the two never collide.
+package ipc

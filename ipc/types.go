@@ -1,0 +1,129 @@
+package ipc
+
+import "strconv"
+
+// Op is a request's operation.
+type Op uint8
+
+// The operations.
+const (
+	OpRelease    Op = 1 // release the ports of Name
+	OpReleaseAll Op = 2 // release every port
+	OpList       Op = 3 // list reservations from index Arg on
+	OpReload     Op = 4 // read the configuration again
+	OpHandoff    Op = 5 // pass the sockets of Name to the client
+	OpHold       Op = 6 // hold the ports of Name again
+)
+
+// ArgKeep in a hand-off request's argument asks the daemon to keep a copy
+// of each socket it passes.
+const ArgKeep = 1
+
+// String returns the operation's name, as logged.
+func (o Op) String() string {
+	switch o {
+	case OpRelease:
+		return "release"
+	case OpReleaseAll:
+		return "release-all"
+	case OpList:
+		return "list"
+	case OpReload:
+		return "reload"
+	case OpHandoff:
+		return "hand-off"
+	case OpHold:
+		return "hold"
+	}
+	return "op " + strconv.Itoa(int(o))
+}
+
+// Status is a reply's outcome.
+type Status uint16
+
+// The statuses.
+const (
+	StatusOK         Status = 0 // done
+	StatusNoSuchName Status = 1 // the daemon has no reservation by that name
+	StatusDenied     Status = 2 // the sender's credentials do not allow it
+	StatusBadSize    Status = 3 // the datagram is not RequestSize bytes
+	StatusBadVersion Status = 4 // the version is not one the daemon speaks
+	StatusBadOp      Status = 5 // unknown operation
+	StatusBadName    Status = 6 // the name field breaks the name rules
+	StatusBadRequest Status = 7 // anything else wrong with the datagram
+	StatusFailed     Status = 8 // the daemon tried and failed (e.g. reload)
+)
+
+// String returns the status as a message for the user.
+func (s Status) String() string {
+	switch s {
+	case StatusOK:
+		return "ok"
+	case StatusNoSuchName:
+		return "no reservation by that name"
+	case StatusDenied:
+		return "permission denied"
+	case StatusBadSize:
+		return "malformed request: wrong size"
+	case StatusBadVersion:
+		return "malformed request: unsupported protocol version"
+	case StatusBadOp:
+		return "malformed request: unknown operation"
+	case StatusBadName:
+		return "malformed request: bad release name"
+	case StatusBadRequest:
+		return "malformed request"
+	case StatusFailed:
+		return "failed"
+	}
+	return "status " + strconv.Itoa(int(s))
+}
+
+// Proto is a transport protocol, numbered as in IP.
+type Proto uint8
+
+// The protocols a port can be held for.
+const (
+	TCP Proto = 6
+	UDP Proto = 17
+)
+
+// String returns "tcp" or "udp".
+func (p Proto) String() string {
+	switch p {
+	case TCP:
+		return "tcp"
+	case UDP:
+		return "udp"
+	}
+	return "proto" + strconv.Itoa(int(p))
+}
+
+// State is what the daemon did with one reservation.
+type State uint8
+
+// The states of a reservation.
+const (
+	Held      State = 1 // the daemon holds the port
+	Released  State = 2 // the daemon held it and let it go
+	Failed    State = 3 // the daemon could not bind it
+	HandedOff State = 4 // the daemon passed its socket to a service
+	Kept      State = 5 // passed to a service, and the daemon keeps a copy
+)
+
+// String returns "held", "released" or "failed".
+func (s State) String() string {
+	switch s {
+	case Held:
+		return "held"
+	case Released:
+		return "released"
+	case Failed:
+		return "failed"
+	case HandedOff:
+		return "handed-off"
+	case Kept:
+		return "kept"
+	}
+	return "state" + strconv.Itoa(int(s))
+}
