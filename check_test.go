@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"portreserve/internal/ipctest"
 	"portreserve/ipc"
 )
 
@@ -211,29 +212,7 @@ func TestCheckProtocolError(t *testing.T) {
 	needNetns(t)
 	s := newSetup(t, map[string]string{"a": "7131/tcp\n"})
 	// A "daemon" that answers every request with a bad-version status.
-	if err := os.MkdirAll(filepath.Dir(s.sock), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
-	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: s.sock}); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		buf := make([]byte, 256)
-		for {
-			n, from, err := unix.Recvfrom(fd, buf, 0)
-			if err != nil {
-				return
-			}
-			req, _ := ipc.ParseRequest(buf[:n])
-			reply := (&ipc.Reply{Op: req.Op, ID: req.ID, Status: ipc.StatusBadVersion}).Marshal()
-			unix.Sendto(fd, reply, 0, from)
-		}
-	}()
+	s.sock = ipctest.Start(t, ipctest.Status(ipc.StatusBadVersion)).Path
 	if r := s.check(t); r.code != 2 || !strings.Contains(r.stderr, "unsupported protocol version") {
 		t.Errorf("portreserve-check against a bad daemon = %d, %q; want 2", r.code, r.stderr)
 	}

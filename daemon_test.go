@@ -279,8 +279,8 @@ func TestThousandConcurrentReleases(t *testing.T) {
 	}
 }
 
-// sendRaw sends one datagram from a bound (autobind) socket and returns the
-// reply, or nil when none comes within a second.
+// sendRaw sends one datagram with a reply channel, as clients do, and
+// returns the reply, or nil when none comes within a second.
 func sendRaw(t *testing.T, sock string, data []byte) []byte {
 	t.Helper()
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
@@ -289,17 +289,21 @@ func sendRaw(t *testing.T, sock string, data []byte) []byte {
 	}
 	defer unix.Close(fd)
 	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 1<<20)
-	if err := unix.Bind(fd, &unix.SockaddrUnix{}); err != nil {
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := unix.Sendto(fd, data, 0, &unix.SockaddrUnix{Name: sock}); err != nil {
+	defer unix.Close(pair[0])
+	err = unix.Sendmsg(fd, data, unix.UnixRights(pair[1]), &unix.SockaddrUnix{Name: sock}, 0)
+	unix.Close(pair[1])
+	if err != nil {
 		t.Fatalf("send %d bytes: %v", len(data), err)
 	}
 	tv := unix.NsecToTimeval(int64(time.Second))
-	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	unix.SetsockoptTimeval(pair[0], unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 	buf := make([]byte, ipc.MaxReplySize)
-	n, err := unix.Read(fd, buf)
-	if err != nil {
+	n, err := unix.Read(pair[0], buf)
+	if err != nil || n == 0 {
 		return nil
 	}
 	return buf[:n]

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -21,6 +22,13 @@ import (
 // maxFailureLines is how many failed binds are named one by one at start;
 // past it, a count is logged instead of thousands of lines.
 const maxFailureLines = 20
+
+// How many lines a second the requests of other users, and those of root
+// and the daemon's user, may make the daemon log (see daemon.limiter).
+const (
+	othersPerSecond = 10
+	adminPerSecond  = 100
+)
 
 // daemon is a running portreserve.
 type daemon struct {
@@ -36,9 +44,10 @@ type daemon struct {
 	tab     *table
 	exiting bool
 
-	badLogged int   // malformed datagrams logged in the current second
-	badSecond int64 // that second
-	badQuiet  int   // malformed datagrams not logged since
+	// othersLog and adminLog limit the lines requests make the daemon
+	// log: those of other users, and those of root and the daemon's
+	// user.
+	othersLog, adminLog *logger.Limiter
 }
 
 func newDaemon(o options, statusFd int, env *applets.Env) *daemon {
@@ -52,7 +61,10 @@ func newDaemon(o options, statusFd int, env *applets.Env) *daemon {
 		log.StderrMax = logger.Warning
 	}
 	h := newHolder()
-	return &daemon{o: o, env: env, statusFd: statusFd, log: log, ctl: -1, holder: h, tab: newTable(h.hold)}
+	return &daemon{o: o, env: env, statusFd: statusFd, log: log, ctl: -1, holder: h, tab: newTable(h.hold),
+		othersLog: &logger.Limiter{Log: log, What: "messages about other users' requests", Max: othersPerSecond, Window: time.Second},
+		adminLog:  &logger.Limiter{Log: log, What: "messages about root's requests", Max: adminPerSecond, Window: time.Second},
+	}
 }
 
 // run starts the daemon and serves until nothing is held. It returns the
@@ -310,10 +322,10 @@ func (d *daemon) finish() {
 	oob := make([]byte, ipc.OOBSize)
 	for {
 		dg, err := ipc.Receive(d.ctl, buf, oob, unix.MSG_DONTWAIT)
-		if err != nil || (len(dg.Data) == 0 && dg.From == nil && dg.Cred == nil) {
+		if err != nil || (len(dg.Data) == 0 && dg.Cred == nil && dg.Reply < 0) {
 			break
 		}
-		d.send(dg, d.handle(dg))
+		d.answer(&dg, d.handle(&dg))
 	}
 	d.tab.releaseAll()
 	d.cleanup()

@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"portreserve/internal/logger"
 	"portreserve/ipc"
 )
 
@@ -28,17 +29,17 @@ func (d *daemon) serve() {
 			continue
 		}
 		d.mu.Lock()
-		reply := d.handle(dg)
+		reply := d.handle(&dg)
 		if d.idle() {
 			// The last release: stop serving before answering it,
 			// so that when portrelease returns, the socket and the
 			// pidfile are gone too.
 			d.log.Info("every port released; exiting")
 			d.stopServing()
-			d.send(dg, reply)
+			d.answer(&dg, reply)
 			d.finish()
 		}
-		d.send(dg, reply)
+		d.answer(&dg, reply)
 		d.mu.Unlock()
 	}
 }
@@ -60,7 +61,7 @@ func who(cred *unix.Ucred) string {
 
 // handle acts on one datagram and returns the reply to send, nil for
 // none. Called with d.mu held.
-func (d *daemon) handle(dg ipc.Datagram) *ipc.Reply {
+func (d *daemon) handle(dg *ipc.Datagram) *ipc.Reply {
 	req, err := ipc.ParseDatagram(dg.Data, dg.Truncated)
 	if err != nil {
 		return d.malformed(dg, req, ipc.StatusOf(err), err.Error())
@@ -69,9 +70,17 @@ func (d *daemon) handle(dg ipc.Datagram) *ipc.Reply {
 		d.legacy(req, dg.Cred)
 		return nil
 	}
+	if dg.Reply < 0 {
+		why := dg.ReplyProblem
+		if why == "" {
+			why = "no reply channel passed"
+		}
+		d.limiter(dg.Cred).Warn(req.Op.String() + " " + req.Name + " from " + who(dg.Cred) + " ignored: " + why)
+		return nil
+	}
 	reply := &ipc.Reply{Op: req.Op, ID: req.ID, Name: req.Name, Generation: d.tab.gen}
 	if req.Op != ipc.OpList && !allowed(dg.Cred) {
-		d.log.Warn(req.Op.String() + " " + req.Name + " refused: " + who(dg.Cred) + " is not root or the daemon's user")
+		d.limiter(dg.Cred).Warn(req.Op.String() + " " + req.Name + " refused: " + who(dg.Cred) + " is not root or the daemon's user")
 		reply.Status = ipc.StatusDenied
 		return reply
 	}
@@ -84,12 +93,12 @@ func (d *daemon) handle(dg ipc.Datagram) *ipc.Reply {
 			break
 		}
 		reply.Count, reply.Total = uint32(closed), uint32(total)
-		d.log.Info("released " + req.Name + " (" + itoa(closed) + " ports) for " + who(dg.Cred))
+		d.limiter(dg.Cred).Info("released " + req.Name + " (" + itoa(closed) + " ports) for " + who(dg.Cred))
 	case ipc.OpReleaseAll:
 		reply.Count = uint32(d.tab.releaseAll())
-		d.log.Info("released everything for " + who(dg.Cred))
+		d.limiter(dg.Cred).Info("released everything for " + who(dg.Cred))
 	case ipc.OpList:
-		reply.Entries = d.tab.page(int(req.Arg))
+		reply.Entries = d.tab.page(req.Arg)
 		reply.Count = uint32(len(reply.Entries))
 		reply.Total = uint32(len(d.tab.entries))
 	case ipc.OpHandoff:
@@ -107,20 +116,23 @@ func (d *daemon) handle(dg ipc.Datagram) *ipc.Reply {
 	return reply
 }
 
+// handoffWait bounds how long one page of a hand-off may wait for root's
+// portrelease to read the one before: the channel holds some 200 kB, a
+// hand-off of 10,000 sockets needs about 750 kB.
+const handoffWait = 5 * time.Second
+
 // handoff passes the held sockets of reply.Name to the sender with
-// SCM_RIGHTS, a page at a time, and then closes the daemon's copies: the
-// ports stay bound throughout. It sends its replies itself and returns nil,
-// or the reply to send when there is nothing to pass.
-func (d *daemon) handoff(dg ipc.Datagram, reply *ipc.Reply, keep bool) *ipc.Reply {
+// SCM_RIGHTS, a page at a time, on the request's reply channel, and then
+// closes the daemon's copies: the ports stay bound throughout. It sends
+// its replies itself and returns nil, or the reply to send when there is
+// nothing to pass.
+func (d *daemon) handoff(dg *ipc.Datagram, reply *ipc.Reply, keep bool) *ipc.Reply {
 	hs, known := d.tab.handoff(reply.Name, keep)
 	if !known {
 		reply.Status = ipc.StatusNoSuchName
 		return reply
 	}
-	if len(hs) == 0 || dg.From == nil {
-		if dg.From == nil && !keep {
-			d.tab.takeBack(reply.Name, hs)
-		}
+	if len(hs) == 0 {
 		reply.Generation = d.tab.gen
 		return reply
 	}
@@ -135,7 +147,7 @@ func (d *daemon) handoff(dg ipc.Datagram, reply *ipc.Reply, keep bool) *ipc.Repl
 			fds[i] = h.fd
 		}
 		reply.Count = uint32(len(page))
-		if err := ipc.SendRights(d.ctl, dg.From, reply.Marshal(), fds); err != nil {
+		if err := dg.Answer(reply.Marshal(), fds, handoffWait); err != nil {
 			// Keep holding what did not go out.
 			d.log.Error("hand-off " + reply.Name + " to " + who(dg.Cred) + ": " + err.Error() + "; still holding " + itoa(len(hs)-start) + " sockets")
 			if !keep {
@@ -145,14 +157,15 @@ func (d *daemon) handoff(dg ipc.Datagram, reply *ipc.Reply, keep bool) *ipc.Repl
 			break
 		}
 	}
+	how := " sockets) to "
 	if keep {
-		d.log.Info("handed off " + reply.Name + " (" + itoa(len(hs)) + " sockets, copies kept) to " + who(dg.Cred))
-		return nil
+		how = " sockets, copies kept) to "
+	} else {
+		for _, h := range hs {
+			unix.Close(h.fd)
+		}
 	}
-	for _, h := range hs {
-		unix.Close(h.fd)
-	}
-	d.log.Info("handed off " + reply.Name + " (" + itoa(len(hs)) + " sockets) to " + who(dg.Cred))
+	d.limiter(dg.Cred).Info("handed off " + reply.Name + " (" + itoa(len(hs)) + how + who(dg.Cred))
 	return nil
 }
 
@@ -193,51 +206,51 @@ func (d *daemon) legacy(req ipc.Request, cred *unix.Ucred) {
 		name = ipc.AllNames
 	}
 	if !allowed(cred) {
-		d.log.Warn("legacy release " + name + " refused: " + who(cred) + " is not root or the daemon's user")
+		d.limiter(cred).Warn("legacy release " + name + " refused: " + who(cred) + " is not root or the daemon's user")
 		return
 	}
 	if req.Op == ipc.OpReleaseAll {
 		d.tab.releaseAll()
-		d.log.Info("released everything (legacy request) for " + who(cred))
+		d.limiter(cred).Info("released everything (legacy request) for " + who(cred))
 		return
 	}
 	if known, closed, _ := d.tab.release(name); known {
-		d.log.Info("released " + name + " (" + itoa(closed) + " ports, legacy request) for " + who(cred))
+		d.limiter(cred).Info("released " + name + " (" + itoa(closed) + " ports, legacy request) for " + who(cred))
 	} else {
 		d.log.Debug("legacy release " + name + ": no such name")
 	}
 }
 
-// malformed logs a datagram that is not a valid request, at most ten a
-// second so that a flood cannot fill the log, and returns the error reply.
-func (d *daemon) malformed(dg ipc.Datagram, req ipc.Request, status ipc.Status, why string) *ipc.Reply {
-	reply := &ipc.Reply{Op: req.Op, ID: req.ID, Status: status, Generation: d.tab.gen}
-	now := time.Now().Unix()
-	if now != d.badSecond {
-		if d.badQuiet > 0 {
-			d.log.Warn(itoa(d.badQuiet) + " more malformed datagrams not logged")
-		}
-		d.badSecond, d.badLogged, d.badQuiet = now, 0, 0
-	}
-	if d.badLogged >= 10 {
-		d.badQuiet++
-		return reply
-	}
-	d.badLogged++
+// malformed logs a datagram that is not a valid request, within the
+// sender's limit (see limiter), and returns the error reply.
+func (d *daemon) malformed(dg *ipc.Datagram, req ipc.Request, status ipc.Status, why string) *ipc.Reply {
 	size := itoa(len(dg.Data))
 	if dg.Truncated {
 		size = "more than " + size
 	}
-	d.log.Warn("malformed datagram (" + size + " bytes) from " + who(dg.Cred) + ": " + why)
-	return reply
+	d.limiter(dg.Cred).Warn("malformed datagram (" + size + " bytes) from " + who(dg.Cred) + ": " + why)
+	return &ipc.Reply{Op: req.Op, ID: req.ID, Status: status, Generation: d.tab.gen}
 }
 
-// send sends r, if any, to the datagram's sender, if it can be answered.
-func (d *daemon) send(dg ipc.Datagram, r *ipc.Reply) {
-	if r == nil || dg.From == nil {
-		return
+// answer sends r, if any, on the datagram's reply channel, if it has one,
+// without waiting (a client that does not read loses its reply), and
+// closes the channel.
+func (d *daemon) answer(dg *ipc.Datagram, r *ipc.Reply) {
+	if r != nil && dg.Reply >= 0 {
+		if err := dg.Answer(r.Marshal(), nil, 0); err != nil {
+			d.log.Debug("reply to " + who(dg.Cred) + ": " + err.Error())
+		}
 	}
-	if err := ipc.Send(d.ctl, dg.From, r.Marshal()); err != nil {
-		d.log.Debug("reply to " + who(dg.Cred) + ": " + err.Error())
+	dg.Done()
+}
+
+// limiter returns the log limit for what cred's requests make the daemon
+// say: other users' requests (refused, malformed) share one, root's and
+// the daemon's user's another, so that a flood by one user can neither
+// fill the log nor silence the lines about root's releases.
+func (d *daemon) limiter(cred *unix.Ucred) *logger.Limiter {
+	if allowed(cred) {
+		return d.adminLog
 	}
+	return d.othersLog
 }

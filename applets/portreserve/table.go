@@ -361,10 +361,15 @@ func (t *table) takeBack(name string, hs []handed) {
 	t.gen++
 }
 
-// page returns up to ipc.PageEntries entries from index start on.
-func (t *table) page(start int) []ipc.Entry {
+// page returns up to ipc.PageEntries entries from index start on. start
+// comes from the wire, from anyone: it is compared before any conversion,
+// since int(start) is negative on a 32-bit build from 2^31 on.
+func (t *table) page(start uint32) []ipc.Entry {
+	if uint64(start) >= uint64(len(t.entries)) {
+		return nil
+	}
 	var out []ipc.Entry
-	for i := start; i < len(t.entries) && len(out) < ipc.PageEntries; i++ {
+	for i := int(start); i < len(t.entries) && len(out) < ipc.PageEntries; i++ {
 		e := &t.entries[i]
 		out = append(out, ipc.Entry{Name: e.name, Port: e.port, Proto: e.proto, State: e.state, Errno: uint32(e.errno)})
 	}

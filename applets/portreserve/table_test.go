@@ -173,7 +173,7 @@ func TestTablePage(t *testing.T) {
 	tab.load(cfg("range", ports))
 	tab.bindAll()
 	var all []ipc.Entry
-	for start := 0; ; start += ipc.PageEntries {
+	for start := uint32(0); ; start += ipc.PageEntries {
 		page := tab.page(start)
 		if len(page) == 0 {
 			break

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -21,8 +22,10 @@ type Reply struct {
 	Fds []int
 }
 
-// Answer returns the replies to req, none to leave it unanswered. Each
-// reply gets the request's operation and id unless it sets its own.
+// Answer returns the replies to req. Each reply gets the request's
+// operation and id unless it sets its own. With none, the request stays
+// unanswered and its reply channel open until the test ends, as with a
+// daemon that hangs.
 type Answer func(req ipc.Request) []Reply
 
 // Daemon is a stand-in daemon serving a socket in a temporary directory.
@@ -43,40 +46,46 @@ func Start(t *testing.T, answer Answer) *Daemon {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
+	var kept []int // reply channels of requests left unanswered
 	go func() {
 		defer close(done)
 		buf := make([]byte, ipc.RequestSize+1)
 		oob := make([]byte, ipc.OOBSize)
 		for {
 			dg, err := ipc.Receive(fd, buf, oob, 0)
-			if err != nil || (len(dg.Data) == 0 && dg.From == nil) {
+			if err != nil || (len(dg.Data) == 0 && dg.Cred == nil) {
 				return // shut down
 			}
 			req, err := ipc.ParseDatagram(dg.Data, dg.Truncated)
 			if err != nil {
 				t.Errorf("stand-in daemon: ParseDatagram(%x) = %v", dg.Data, err)
+				dg.Done()
 				continue
 			}
 			d.mu.Lock()
 			d.requests = append(d.requests, req)
 			d.mu.Unlock()
-			for _, r := range answer(req) {
+			if dg.Reply < 0 {
+				t.Errorf("stand-in daemon: %v request without a reply channel: %s", req.Op, dg.ReplyProblem)
+				continue
+			}
+			replies := answer(req)
+			if len(replies) == 0 {
+				kept = append(kept, dg.Reply)
+				continue
+			}
+			for _, r := range replies {
 				if r.Op == 0 {
 					r.Op = req.Op
 				}
 				if r.ID == 0 {
 					r.ID = req.ID
 				}
-				var err error
-				if len(r.Fds) > 0 {
-					err = ipc.SendRights(fd, dg.From, r.Marshal(), r.Fds)
-				} else {
-					err = ipc.Send(fd, dg.From, r.Marshal())
-				}
-				if err != nil {
-					t.Errorf("stand-in daemon: send: %v", err)
+				if err := dg.Answer(r.Marshal(), r.Fds, time.Second); err != nil {
+					t.Errorf("stand-in daemon: answer: %v", err)
 				}
 			}
+			dg.Done()
 		}
 	}()
 	t.Cleanup(func() {
@@ -84,6 +93,9 @@ func Start(t *testing.T, answer Answer) *Daemon {
 		unix.Shutdown(fd, unix.SHUT_RD)
 		<-done
 		unix.Close(fd)
+		for _, ch := range kept {
+			unix.Close(ch)
+		}
 	})
 	return d
 }

@@ -6,7 +6,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -73,4 +76,55 @@ func TestNowhere(t *testing.T) {
 	l := &Logger{Tag: "portreserve", SyslogPath: "/nonexistent/log", KmsgPath: "/nonexistent/kmsg"}
 	l.Syslog()
 	l.Error("dropped") // must not panic or block
+}
+
+// syncBuffer is a bytes.Buffer that a limiter's timer may write to while
+// the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func (s *syncBuffer) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b.Reset()
+}
+
+func TestLimiter(t *testing.T) {
+	var out syncBuffer
+	log := &Logger{Tag: "t", Stderr: &out}
+	r := &Limiter{Log: log, What: "messages from others", Max: 3, Window: 200 * time.Millisecond}
+	for i := 0; i < 100; i++ {
+		r.Warn("refused " + strconv.Itoa(i))
+	}
+	if got, want := out.String(), "t: warning: refused 0\nt: warning: refused 1\nt: warning: refused 2\n"; got != want {
+		t.Errorf("after 100 messages in a window of 3: %q; want %q", got, want)
+	}
+	// The window ends with nothing more logged: the count comes anyway.
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(out.String(), "97 more") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.HasSuffix(out.String(), "t: warning: 97 more messages from others not logged\n") {
+		t.Errorf("after the window: %q; want the count of the 97 held back", out.String())
+	}
+	// A new window lets messages through again.
+	out.Reset()
+	r.Info("next")
+	if got := out.String(); got != "t: next\n" {
+		t.Errorf("in a new window: %q; want the message", got)
+	}
 }
