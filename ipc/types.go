@@ -52,6 +52,9 @@ const (
 	StatusBadName    Status = 6 // the name field breaks the name rules
 	StatusBadRequest Status = 7 // anything else wrong with the datagram
 	StatusFailed     Status = 8 // the daemon tried and failed (e.g. reload)
+	// StatusPending: hold again held what it could, and the rest is
+	// pending (see Pending): held within a minute, by the daemon itself.
+	StatusPending Status = 9
 )
 
 // String returns the status as a message for the user.
@@ -75,6 +78,8 @@ func (s Status) String() string {
 		return "malformed request"
 	case StatusFailed:
 		return "failed"
+	case StatusPending:
+		return "pending: blocked by connections in TIME_WAIT, held once they expire"
 	}
 	return "status " + strconv.Itoa(int(s))
 }
@@ -109,6 +114,10 @@ const (
 	Failed    State = 3 // the daemon could not bind it
 	HandedOff State = 4 // the daemon passed its socket to a service
 	Kept      State = 5 // passed to a service, and the daemon keeps a copy
+	// Pending: blocked by TCP connections in TIME_WAIT that a server
+	// without SO_REUSEADDR left; the daemon binds the port as soon as
+	// they expire (within a minute).
+	Pending State = 6
 )
 
 // String returns "held", "released" or "failed".
@@ -124,6 +133,8 @@ func (s State) String() string {
 		return "handed-off"
 	case Kept:
 		return "kept"
+	case Pending:
+		return "pending"
 	}
 	return "state" + strconv.Itoa(int(s))
 }

@@ -24,7 +24,8 @@ const statusFdEnv = "PORTRESERVE_STATUS_FD"
 // session with stdin and stdout on /dev/null, and a pipe on descriptor 3.
 // Until it is ready, the child writes its messages to the caller's stderr;
 // once every reservation has been tried it moves stderr to /dev/null too and
-// writes one status byte ('0' all held, '1' some failed) on the pipe. The
+// writes one status byte ('0' all held, '1' some failed, '3' some pending)
+// on the pipe. The
 // parent exits with that status, so that the next line of an init script
 // can rely on the ports being held, with no sleep anywhere. If the child
 // exits before it is ready (nothing to reserve, already running, an error)
@@ -68,7 +69,7 @@ func detach(args []string, env *applets.Env) int {
 		}
 	}
 	unix.Close(pipe[0])
-	if n == 1 && (status[0] == '0' || status[0] == '1') {
+	if n == 1 && (status[0] == '0' || status[0] == '1' || status[0] == '0'+statusPending) {
 		return int(status[0] - '0')
 	}
 	var ws syscall.WaitStatus

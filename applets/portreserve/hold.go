@@ -1,6 +1,7 @@
 package portreserve
 
 import (
+	"errors"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -17,8 +18,9 @@ import (
 // SO_REUSEPORT, on [::] with IPV6_V6ONLY off so that one socket holds the
 // port for IPv4 and IPv6 alike, or on 0.0.0.0 where the kernel has no IPv6.
 // A socket that never listened leaves no TIME_WAIT behind: the port is
-// free the moment it is closed. The one exception to "no SO_REUSEADDR" is a
-// TCP port blocked by nothing but TIME_WAIT connections (see hold).
+// free the moment it is closed. A TCP port blocked by nothing but TIME_WAIT
+// connections is bound with SO_REUSEADDR set for the bind only (see
+// bindOverTimeWait).
 type holder struct {
 	family int // unix.AF_INET6, or unix.AF_INET without IPv6
 	// proc is /proc/net as read once in the current bind pass, when a
@@ -69,21 +71,47 @@ func (h *holder) hold(port uint16, proto ipc.Proto) (int, error) {
 	}
 	err = unix.Bind(fd, sa)
 	if err == unix.EADDRINUSE && proto == ipc.TCP && h.timeWaitOnly(port) {
-		// A server that served clients has just stopped (a service
-		// restarting, portreserve NAME in its stop action): its
-		// connections linger in TIME_WAIT for a minute and refuse a
-		// bind without SO_REUSEADDR, though nobody has the port. Hold
-		// it with SO_REUSEADDR then: bindresvport, which never sets
-		// it, still cannot take the port; only another server setting
-		// SO_REUSEADDR could bind beside the hold.
-		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
-		err = unix.Bind(fd, sa)
+		err = bindOverTimeWait(fd, sa)
+	}
+	if err == errTimeWait {
+		unix.Close(fd)
+		return -1, errTimeWait
 	}
 	if err != nil {
 		unix.Close(fd)
 		return -1, os.NewSyscallError("bind", err)
 	}
 	return fd, nil
+}
+
+// errTimeWait says a TCP port is blocked by nothing but connections in
+// TIME_WAIT that refuse even an SO_REUSEADDR bind: the daemon tries again
+// until they expire.
+var errTimeWait = errors.New("blocked by connections in TIME_WAIT of a server without SO_REUSEADDR")
+
+// bindOverTimeWait binds fd to sa over the TIME_WAIT connections that a
+// server which served clients left on the port (a service restarting, or
+// portreserve NAME in its stop action): they linger for a minute and
+// refuse a bind without SO_REUSEADDR, though nobody has the port.
+//
+// SO_REUSEADDR is set for the bind only and cleared right after it: a hold
+// that kept it would let another server setting SO_REUSEADDR bind and
+// listen beside it. Cleared, the socket refuses later binds as any hold
+// does (measured on Linux 6.1 and 6.18; the tests check both). Where the
+// server did not set SO_REUSEADDR, its TIME_WAITs refuse this bind too,
+// and errTimeWait says so.
+func bindOverTimeWait(fd int, sa unix.Sockaddr) error {
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+		return os.NewSyscallError("setsockopt SO_REUSEADDR", err)
+	}
+	err := unix.Bind(fd, sa)
+	if cerr := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 0); cerr != nil && err == nil {
+		return os.NewSyscallError("setsockopt SO_REUSEADDR off", cerr)
+	}
+	if err == unix.EADDRINUSE {
+		return errTimeWait
+	}
+	return err
 }
 
 // fdHeadroom is how many descriptors beyond the held sockets the daemon

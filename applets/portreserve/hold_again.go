@@ -38,23 +38,45 @@ func holdRunning(o options, stderr io.Writer) (code int, asked bool) {
 			return 0, false
 		case err != nil:
 			fail(name + ": " + err.Error())
-			code = 2
+			code = worse(code, 2)
 		case r.Status == ipc.StatusOK:
 		case r.Status == ipc.StatusNoSuchName:
 			fail(name + ": the daemon has no configuration file for it")
-			code = max(code, 1)
+			code = worse(code, 1)
 		case r.Status == ipc.StatusFailed:
 			reportFailed(conn, name, fail)
-			code = max(code, 1)
+			code = worse(code, 1)
+		case r.Status == ipc.StatusPending:
+			reportFailed(conn, name, fail)
+			code = worse(code, statusPending)
 		default:
 			fail(name + ": " + r.Status.String())
-			code = 2
+			code = worse(code, 2)
 		}
 	}
 	return code, true
 }
 
-// reportFailed names the ports of name that the daemon could not hold.
+// worse returns the exit status that says more: 2 (could not ask) over 1
+// (some ports not held) over 3 (some pending) over 0.
+func worse(a, b int) int {
+	rank := func(code int) int {
+		switch code {
+		case 0:
+			return 0
+		case statusPending:
+			return 1
+		}
+		return code + 1
+	}
+	if rank(b) > rank(a) {
+		return b
+	}
+	return a
+}
+
+// reportFailed names the ports of name that the daemon could not hold, or
+// holds only once TIME_WAIT connections expire.
 func reportFailed(conn *ipc.Conn, name string, fail func(string)) {
 	entries, err := conn.List(holdTimeout)
 	if err != nil {
@@ -62,8 +84,13 @@ func reportFailed(conn *ipc.Conn, name string, fail func(string)) {
 		return
 	}
 	for _, e := range entries {
-		if e.Name == name && e.State == ipc.Failed {
-			fail(name + ": " + strconv.Itoa(int(e.Port)) + "/" + e.Proto.String() + ": cannot hold: " + errnoText(e.Errno))
+		port := name + ": " + strconv.Itoa(int(e.Port)) + "/" + e.Proto.String()
+		switch {
+		case e.Name != name:
+		case e.State == ipc.Failed:
+			fail(port + ": cannot hold: " + errnoText(e.Errno))
+		case e.State == ipc.Pending:
+			fail(port + ": pending: " + errTimeWait.Error() + "; the daemon holds it as soon as they expire (within a minute)")
 		}
 	}
 }

@@ -43,6 +43,7 @@ type daemon struct {
 	mu      sync.Mutex // guards everything below; signals and requests take it
 	tab     *table
 	exiting bool
+	retry   *time.Timer // armed while ports are pending (see schedulePending)
 
 	// othersLog and adminLog limit the lines requests make the daemon
 	// log: those of other users, and those of root and the daemon's
@@ -117,11 +118,15 @@ func (d *daemon) run() int {
 	limit := prepareFds(len(cfg.Reservations), d.ctl)
 	failed := d.bindAll()
 	d.reportFailures(failed, limit)
+	pending := d.reportPending()
 	status := 0
-	if len(failed) > 0 || unknown > 0 {
+	switch {
+	case len(failed) > 0 || unknown > 0:
 		status = 1
+	case pending > 0:
+		status = statusPending
 	}
-	if d.tab.held() == 0 && len(failed) > 0 && !d.o.keep {
+	if d.tab.held() == 0 && pending == 0 && len(failed) > 0 && !d.o.keep {
 		d.log.Error("no port could be held; exiting")
 		d.cleanup()
 		return 1
@@ -135,6 +140,7 @@ func (d *daemon) run() int {
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	go d.handleSignals(sigs)
 
+	d.schedulePending()
 	d.ready(status)
 	// Readiness first: the collection and the return of memory to the
 	// kernel take a few milliseconds nobody needs to wait for.
@@ -286,15 +292,17 @@ func (d *daemon) reload() (int, bool) {
 	kept := d.tab.held()
 	failed := d.bindAll()
 	d.reportFailures(failed, 0)
+	d.reportPending()
+	d.schedulePending()
 	added := d.tab.held() - kept
 	d.log.Info("reload: holding " + itoa(d.tab.held()) + " ports (" + itoa(added) + " new, " + itoa(before-kept) + " let go)")
 	return added, true
 }
 
-// idle reports whether the daemon should exit: nothing is held, and it
-// was not asked to keep running. Called with d.mu held.
+// idle reports whether the daemon should exit: nothing is held or
+// pending, and it was not asked to keep running. Called with d.mu held.
 func (d *daemon) idle() bool {
-	return d.tab.held() == 0 && !d.exiting && !d.o.keep
+	return d.tab.held() == 0 && d.tab.pending() == 0 && !d.exiting && !d.o.keep
 }
 
 // shutdown stops serving, answers the requests already queued, and exits

@@ -171,8 +171,10 @@ func (d *daemon) handoff(dg *ipc.Datagram, reply *ipc.Reply, keep bool) *ipc.Rep
 
 // holdAgain binds reply.Name's ports again from its configuration file as
 // it is now, and fills in the reply: Count newly held, Total the name's
-// ports, StatusFailed when some could not be held (a port something else
-// bound meanwhile is reported, not fought over).
+// ports, StatusFailed when some of the name's ports could not be held (a
+// port something else bound meanwhile is reported, not fought over),
+// StatusPending when the rest wait for TIME_WAIT connections to expire.
+// Other names' failures, also reported, do not change the status.
 func (d *daemon) holdAgain(reply *ipc.Reply) {
 	cfg, err := d.readConfig()
 	if err != nil {
@@ -185,18 +187,31 @@ func (d *daemon) holdAgain(reply *ipc.Reply) {
 		reply.Status = ipc.StatusNoSuchName
 		return
 	}
-	failed := d.bindAll()
-	d.reportFailures(failed, 0)
+	d.reportFailures(d.bindAll(), 0)
+	d.reportPending()
+	d.schedulePending()
+	failed, pending := 0, 0
 	for _, e := range d.tab.entries {
-		if e.name == reply.Name {
-			reply.Total++
+		if e.name != reply.Name {
+			continue
+		}
+		reply.Total++
+		switch e.state {
+		case ipc.Failed:
+			failed++
+		case ipc.Pending:
+			pending++
 		}
 	}
 	reply.Count = uint32(max(0, d.tab.held()-before))
-	if len(failed) > 0 {
+	switch {
+	case failed > 0:
 		reply.Status = ipc.StatusFailed
+	case pending > 0:
+		reply.Status = ipc.StatusPending
 	}
-	d.log.Info("holding " + reply.Name + " again: " + itoa(int(reply.Count)) + " ports newly held, " + itoa(len(failed)) + " failed")
+	d.log.Info("holding " + reply.Name + " again: " + itoa(int(reply.Count)) + " ports newly held, " +
+		itoa(failed) + " failed, " + itoa(pending) + " pending")
 }
 
 // legacy acts on a portreserve 0.0.5 release: a bare name, no reply.

@@ -1,6 +1,7 @@
 package portreserve
 
 import (
+	"errors"
 	"strconv"
 	"syscall"
 
@@ -183,29 +184,74 @@ func (t *table) holdAgain(name string, cfg *config.Config) (known bool) {
 	return true
 }
 
-// bindAll binds every entry that is pending or failed, of names not
-// released, and returns the entries that failed now.
+// bindAll binds every entry not yet bound, failed or pending, of names not
+// released, and returns the entries that failed now. Those blocked by
+// TIME_WAIT connections become Pending: retryPending binds them later.
 func (t *table) bindAll() (failed []*entry) {
 	for i := range t.entries {
 		e := &t.entries[i]
 		if t.released[e.name] || e.holding() || e.state == ipc.Released || e.state == ipc.HandedOff {
 			continue
 		}
-		if _, ok := t.fds[e.key()]; ok {
-			e.state, e.errno = ipc.Held, 0
-			continue
-		}
-		fd, err := t.hold(e.port, e.proto)
-		if err != nil {
-			e.state, e.errno = ipc.Failed, errnoOf(err)
+		if !t.bind(e) && e.state == ipc.Failed {
 			failed = append(failed, e)
-			continue
 		}
-		t.fds[e.key()] = fd
-		e.state, e.errno = ipc.Held, 0
 	}
 	t.gen++
 	return failed
+}
+
+// bind binds one entry, or shares the socket another name holds for its
+// port, and reports whether it is held now.
+func (t *table) bind(e *entry) bool {
+	if _, ok := t.fds[e.key()]; ok {
+		e.state, e.errno = ipc.Held, 0
+		return true
+	}
+	fd, err := t.hold(e.port, e.proto)
+	switch {
+	case errors.Is(err, errTimeWait):
+		e.state, e.errno = ipc.Pending, syscall.EADDRINUSE
+		return false
+	case err != nil:
+		e.state, e.errno = ipc.Failed, errnoOf(err)
+		return false
+	}
+	t.fds[e.key()] = fd
+	e.state, e.errno = ipc.Held, 0
+	return true
+}
+
+// retryPending tries the pending entries again and returns those held now
+// and how many are still pending.
+func (t *table) retryPending() (held []*entry, pending int) {
+	for i := range t.entries {
+		e := &t.entries[i]
+		if e.state != ipc.Pending || t.released[e.name] {
+			continue
+		}
+		if t.bind(e) {
+			held = append(held, e)
+		} else if e.state == ipc.Pending {
+			pending++
+		}
+	}
+	if len(held) > 0 {
+		t.gen++
+	}
+	return held, pending
+}
+
+// pending is the number of entries waiting for TIME_WAIT connections to
+// expire.
+func (t *table) pending() int {
+	n := 0
+	for i := range t.entries {
+		if t.entries[i].state == ipc.Pending {
+			n++
+		}
+	}
+	return n
 }
 
 // errnoOf digs the errno out of err.
@@ -234,6 +280,9 @@ func (t *table) release(name string) (known bool, closed, total int) {
 		}
 		known = true
 		total++
+		if e.state == ipc.Pending {
+			e.state = ipc.Released // no longer waited for
+		}
 		if !e.holding() {
 			continue
 		}
@@ -271,7 +320,7 @@ func (t *table) releaseAll() int {
 			t.released[e.name] = true
 			names++
 		}
-		if e.holding() {
+		if e.holding() || e.state == ipc.Pending {
 			e.state = ipc.Released
 		}
 	}

@@ -1,0 +1,64 @@
+package portreserve
+
+import (
+	"time"
+
+	"portreserve/ipc"
+)
+
+// statusPending is the exit status of portreserve (and portreserve NAME)
+// when every port is held or pending, and some are pending: blocked by
+// TIME_WAIT connections that a server without SO_REUSEADDR left, which
+// expire within a minute; the daemon holds them then by itself.
+const statusPending = 3
+
+// pendingRetry is how often the daemon tries pending ports again: a port is
+// held at most this long after its last TIME_WAIT connection expires
+// (TIME_WAIT lasts 60 s on Linux).
+const pendingRetry = time.Second
+
+// reportPending logs the entries that wait for TIME_WAIT connections to
+// expire, and returns how many there are. Called with d.mu held.
+func (d *daemon) reportPending() int {
+	n := 0
+	for i := range d.tab.entries {
+		e := &d.tab.entries[i]
+		if e.state != ipc.Pending {
+			continue
+		}
+		if n < maxFailureLines {
+			d.log.Warn(e.what() + ": pending: " + errTimeWait.Error() + "; holding it as soon as they expire (within a minute)")
+		}
+		n++
+	}
+	if n > maxFailureLines {
+		d.log.Warn(itoa(n-maxFailureLines) + " more reservations pending")
+	}
+	return n
+}
+
+// schedulePending arms the retry of the pending entries, if there are any
+// and it is not armed yet: only then does the daemon wake up by itself.
+// Called with d.mu held.
+func (d *daemon) schedulePending() {
+	if d.retry == nil && d.tab.pending() > 0 {
+		d.retry = time.AfterFunc(pendingRetry, d.retryPending)
+	}
+}
+
+// retryPending binds what is pending, if it can now, and arms the next
+// try while anything is still pending.
+func (d *daemon) retryPending() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.retry = nil
+	if d.exiting {
+		return
+	}
+	d.holder.newPass()
+	held, _ := d.tab.retryPending()
+	for _, e := range held {
+		d.log.Info(e.what() + ": held, the TIME_WAIT connections having expired")
+	}
+	d.schedulePending()
+}
