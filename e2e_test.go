@@ -542,3 +542,52 @@ func TestE2EHoldAgain(t *testing.T) {
 		s.kill()
 	}
 }
+
+// TestE2EKernelTimeWait runs the tests of holds over TIME_WAIT under
+// Debian's 6.1 kernel too: whether a socket that bound with SO_REUSEADDR
+// and then cleared it refuses later SO_REUSEADDR binds, and how long a
+// server's TIME_WAITs block a port, are the kernel's to decide.
+func TestE2EKernelTimeWait(t *testing.T) {
+	kernel := os.Getenv("PORTRESERVE_TEST_KERNEL")
+	if kernel == "" {
+		t.Skip("PORTRESERVE_TEST_KERNEL is not set: .ci/run downloads Debian's linux-image-*-cloud-amd64 and sets it")
+	}
+	qemu, err := exec.LookPath("qemu-system-x86_64")
+	if err != nil {
+		t.Skip("qemu-system-x86_64 is not installed")
+	}
+	if _, err := exec.LookPath("cpio"); err != nil {
+		t.Skip("cpio is not installed")
+	}
+	busybox := staticBusybox(t)
+	dir := t.TempDir()
+	testbin := filepath.Join(dir, "portreserve.test")
+	build := exec.Command("go", "test", "-c", "-o", testbin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go test -c: %v\n%s", err, out)
+	}
+	initrd := filepath.Join(dir, "initrd.gz")
+	tests := "^(TestHoldAgainAfterTimeWait|TestTimeWaitPending)$"
+	if out, err := exec.Command("sh", "testdata/kerneltest/mkinitramfs.sh", initrd, busybox, binDir, testbin, tests).CombinedOutput(); err != nil {
+		t.Fatalf("mkinitramfs.sh: %v\n%s", err, out)
+	}
+	cmd := exec.Command("timeout", "400", qemu, "-accel", "tcg", "-m", "512", "-nographic", "-no-reboot",
+		"-kernel", kernel, "-initrd", initrd, "-append", "console=ttyS0 panic=-1 quiet")
+	out, _ := cmd.CombinedOutput()
+	var verdict string
+	var logs []string
+	for _, line := range strings.Split(string(out), "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, "KERNELTEST: "):
+			verdict = line
+		case strings.HasPrefix(line, "restart_test.go:"):
+			logs = append(logs, line)
+		}
+	}
+	if !strings.HasPrefix(verdict, "KERNELTEST: PASS") {
+		t.Fatalf("kernel test verdict %q; serial log:\n%s", verdict, out)
+	}
+	t.Logf("kernel tests: %s; %s", strings.TrimPrefix(verdict, "KERNELTEST: "), strings.Join(logs, "; "))
+}

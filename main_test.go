@@ -55,6 +55,9 @@ func TestMain(m *testing.M) {
 	if sock := os.Getenv(envForge); sock != "" {
 		os.Exit(forge(sock))
 	}
+	if mode := os.Getenv(envHostile); mode != "" {
+		os.Exit(hostile(strings.Fields(mode)))
+	}
 	if os.Getenv(envNetns) == "" {
 		os.Exit(buildAndReexec(m))
 	}

@@ -120,6 +120,108 @@ func TestHoldAgainAfterTimeWait(t *testing.T) {
 			}
 		}
 	}
+	// Nor can another user's server with SO_REUSEADDR: the hold set it
+	// for its bind only. Kept set, it let such a server bind and listen
+	// beside the hold.
+	s.openToOthers()
+	out, err := asNobody(t, "reuse-listen", "7461").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if !strings.HasSuffix(line, ": address already in use") {
+			t.Errorf("as uid %d, SO_REUSEADDR bind and listen on 7461: %s; want address already in use", nobody, line)
+		}
+	}
+	t.Logf("hold over TIME_WAIT, another user's SO_REUSEADDR server: %s", strings.ReplaceAll(strings.TrimSpace(string(out)), "\n", "; "))
+}
+
+// serveOnceWithoutReuse is a server that does not set SO_REUSEADDR: it
+// listens on port, answers one client and closes first, so that its side
+// of the connection stays in TIME_WAIT on port for a minute.
+func serveOnceWithoutReuse(t *testing.T, port int) {
+	t.Helper()
+	lfd, err := unix.Socket(unix.AF_INET6, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.SetsockoptInt(lfd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0)
+	if err := unix.Bind(lfd, &unix.SockaddrInet6{Port: port}); err != nil {
+		t.Fatalf("server without SO_REUSEADDR: bind %d: %v", port, err)
+	}
+	if err := unix.Listen(lfd, 1); err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, _, err := unix.Accept(lfd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.Write(conn, []byte("bye\n"))
+	unix.Close(conn) // the server closes first: TIME_WAIT on its side
+	unix.Close(lfd)
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.ReadAll(c)
+	c.Close()
+	if !timeWaitOn(port) {
+		t.Fatalf("no TIME_WAIT on %d: the test does not test what it means to", port)
+	}
+}
+
+// TestTimeWaitPending: after a server without SO_REUSEADDR served a client
+// and stopped, its TIME_WAIT connections refuse every bind for a minute,
+// SO_REUSEADDR or not. portreserve NAME says the port is pending and exits
+// 3; the daemon holds it by itself once they expire. Both ways: a daemon
+// started for the name, and a running daemon asked to hold it again.
+func TestTimeWaitPending(t *testing.T) {
+	needNetns(t)
+	t.Parallel() // it waits a minute for TIME_WAIT to expire
+	s := newSetup(t, map[string]string{"svc1": "7471/tcp\n", "svc2": "7472/tcp\n"})
+	serveOnceWithoutReuse(t, 7471)
+	serveOnceWithoutReuse(t, 7472)
+	start := time.Now()
+	for _, name := range []string{"svc1", "svc2"} {
+		// svc1: no daemon runs, one starts for it; svc2: it is asked.
+		r := s.start(t, name)
+		want := "pending: blocked by connections in TIME_WAIT of a server without SO_REUSEADDR"
+		if r.code != 3 || !strings.Contains(r.stderr, want) {
+			t.Fatalf("portreserve %s over a server's TIME_WAITs = %d, %q; want 3 and %q", name, r.code, r.stderr, want)
+		}
+	}
+	if r := s.check(t, "-n", "--no-probe"); r.code != 0 || len(table(r.stdout)) != 2 ||
+		table(r.stdout)[0][4] != "pending" || table(r.stdout)[1][4] != "pending" {
+		t.Errorf("portreserve-check = %d, %q, %q; want both pending", r.code, r.stdout, r.stderr)
+	}
+	// Held by itself within 70 s: TIME_WAIT lasts 60 s, the daemon tries
+	// every second.
+	deadline := start.Add(70 * time.Second)
+	for {
+		c, err := ipc.Dial(s.sock)
+		if err != nil {
+			t.Fatalf("the daemon went away while ports were pending: %v", err)
+		}
+		entries, err := c.List(time.Second)
+		c.Close()
+		held := 0
+		for _, e := range entries {
+			if e.State == ipc.Held {
+				held++
+			}
+		}
+		if err == nil && held == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %+v, %v; want both held", time.Since(start), entries, err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Logf("pending: 7471 and 7472 held %v after the servers' TIME_WAITs began", time.Since(start).Round(time.Second))
+	mustBeHeld(t, 7471, ipc.TCP)
+	mustBeHeld(t, 7472, ipc.TCP)
 }
 
 func TestKeptHandoffRestartLoop(t *testing.T) {

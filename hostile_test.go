@@ -1,0 +1,528 @@
+package main
+
+// A hostile local user: any uid may send datagrams to the control socket
+// (listing is public). These tests play one, as uid 65534, and check that
+// root's requests are answered all the same, that replies reach only the
+// client that asked, and that the log and the daemon's memory stay bounded.
+
+import (
+	"bufio"
+	"crypto/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"portreserve/ipc"
+)
+
+// envHostile makes the test binary, run as another user, attack the
+// daemon: the value is the mode and its arguments, separated by spaces
+// (see hostile).
+const envHostile = "PORTRESERVE_TEST_HOSTILE"
+
+// nobody is the uid and gid the hostile user runs as.
+const nobody = 65534
+
+// asNobody returns the test binary in hostile mode, as uid 65534.
+func asNobody(t *testing.T, mode ...string) *exec.Cmd {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run the hostile client as another user")
+	}
+	cmd := exec.Command(filepath.Join(binDir, "portreserve.test"), "-test.run=^$")
+	cmd.Env = append(os.Environ(), envHostile+"="+strings.Join(mode, " "))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	return cmd
+}
+
+// openToOthers makes the setup's directories searchable by other users,
+// so that the hostile user reaches the socket as any user would.
+func (s *setup) openToOthers() {
+	for d := s.dir; d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
+		os.Chmod(d, 0o755)
+	}
+}
+
+// startHostile starts cmd and waits for its first line on stdout, which it
+// prints once its attack is in place.
+func startHostile(t *testing.T, cmd *exec.Cmd) string {
+	t.Helper()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("hostile client: %v (it said %q)", err, line)
+	}
+	return strings.TrimSpace(line)
+}
+
+// hostile is what the test binary does under envHostile.
+func hostile(args []string) int {
+	switch args[0] {
+	case "unread":
+		return hostileUnread(args[1])
+	case "flood":
+		d, _ := time.ParseDuration(args[3])
+		return hostileFlood(args[1], args[2] == "reader", d)
+	case "foreign-channel":
+		return hostileForeignChannel(args[1], args[2])
+	case "reuse-listen":
+		return reuseListen(args[1])
+	}
+	os.Stdout.WriteString("unknown mode " + args[0] + "\n")
+	return 2
+}
+
+// dialAutobound returns a datagram socket connected to the daemon with an
+// autobind address of its own: replies sent to addresses (as before reply
+// channels) would reach it.
+func dialAutobound(sock string) (int, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	tv := unix.NsecToTimeval(int64(10 * time.Second))
+	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv)
+	if err := unix.Bind(fd, &unix.SockaddrUnix{}); err != nil {
+		return -1, err
+	}
+	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: sock}); err != nil {
+		return -1, err
+	}
+	return fd, nil
+}
+
+// channel returns a new reply channel: the end to read and the end to pass.
+func channel() (mine, theirs int, err error) {
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	return pair[0], pair[1], err
+}
+
+// hostileUnread leaves replies unread: 2,000 list requests on one
+// connected socket, all with one reply channel, then 50 sockets with 12
+// requests each, each with a channel of its own; it reads nothing, keeps
+// everything open, and says "sent N" once the requests are out.
+func hostileUnread(sock string) int {
+	var rl unix.Rlimit
+	unix.Getrlimit(unix.RLIMIT_NOFILE, &rl)
+	rl.Cur = rl.Max
+	unix.Setrlimit(unix.RLIMIT_NOFILE, &rl)
+	list := (&ipc.Request{Op: ipc.OpList}).Marshal()
+	sent := 0
+	fd, err := dialAutobound(sock)
+	if err != nil {
+		os.Stdout.WriteString("dial: " + err.Error() + "\n")
+		return 1
+	}
+	_, theirs, err := channel() // its reading end stays open, unread
+	if err != nil {
+		os.Stdout.WriteString("socketpair: " + err.Error() + "\n")
+		return 1
+	}
+	for i := 0; i < 2000; i++ {
+		if unix.Sendmsg(fd, list, unix.UnixRights(theirs), nil, 0) == nil {
+			sent++
+		}
+	}
+	for s := 0; s < 50; s++ {
+		fd, err := dialAutobound(sock)
+		if err != nil {
+			continue
+		}
+		for i := 0; i < 12; i++ {
+			if _, theirs, err := channel(); err == nil {
+				if unix.Sendmsg(fd, list, unix.UnixRights(theirs), nil, 0) == nil {
+					sent++
+				}
+			}
+		}
+	}
+	os.Stdout.WriteString("sent " + strconv.Itoa(sent) + "\n")
+	waitForKill()
+	return 0
+}
+
+// waitForKill keeps the process, and everything it has open, until the
+// test kills it.
+func waitForKill() {
+	for {
+		time.Sleep(time.Hour)
+	}
+}
+
+// hostileFlood sends, until d has passed, a mix of valid list requests,
+// refused state-changing requests, legacy names, malformed datagrams and
+// requests whose channel is not a socket pair, as fast as it can; a reader
+// reads its replies, the other never does. It says "flooding" first and
+// "sent N" at the end.
+func hostileFlood(sock string, reader bool, d time.Duration) int {
+	fd, err := dialAutobound(sock)
+	if err != nil {
+		os.Stdout.WriteString("dial: " + err.Error() + "\n")
+		return 1
+	}
+	os.Stdout.WriteString("flooding\n")
+	junk := make([]byte, 300)
+	buf := make([]byte, ipc.MaxReplySize)
+	kept := 0
+	sent := 0
+	for end := time.Now().Add(d); time.Now().Before(end); sent++ {
+		var data []byte
+		switch sent % 6 {
+		case 0:
+			data = (&ipc.Request{Op: ipc.OpList, Arg: uint32(sent)}).Marshal()
+		case 1:
+			data = (&ipc.Request{Op: ipc.OpRelease, Name: "n1"}).Marshal()
+		case 2:
+			data = []byte("*")
+		case 3:
+			rand.Read(junk)
+			data = junk[:sent%len(junk)]
+		case 4:
+			data = (&ipc.Request{Op: ipc.Op(99), ID: uint32(sent)}).Marshal()
+		case 5:
+			data = (&ipc.Request{Op: ipc.OpReleaseAll}).Marshal()
+		}
+		if sent%12 == 11 {
+			// A request with no channel at all.
+			unix.Send(fd, data, 0)
+			continue
+		}
+		mine, theirs, err := channel()
+		if err != nil {
+			continue
+		}
+		unix.Sendmsg(fd, data, unix.UnixRights(theirs), nil, 0)
+		unix.Close(theirs)
+		if reader {
+			tv := unix.NsecToTimeval(int64(time.Second))
+			unix.SetsockoptTimeval(mine, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+			for {
+				if n, err := unix.Read(mine, buf); err != nil || n == 0 {
+					break
+				}
+			}
+			unix.Close(mine)
+		} else if kept < 500 {
+			kept++ // never read, never closed
+		} else {
+			unix.Close(mine)
+		}
+	}
+	os.Stdout.WriteString("sent " + strconv.Itoa(sent) + "\n")
+	return 0
+}
+
+// hostileForeignChannel connects to root's SEQPACKET socket at listener
+// and passes that connection as its reply channel with a list request: a
+// daemon that took it would answer root's socket on this user's behalf.
+func hostileForeignChannel(sock, listener string) int {
+	conn, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err == nil {
+		err = unix.Connect(conn, &unix.SockaddrUnix{Name: listener})
+	}
+	if err != nil {
+		os.Stdout.WriteString("connect: " + err.Error() + "\n")
+		return 1
+	}
+	fd, err := dialAutobound(sock)
+	if err != nil {
+		os.Stdout.WriteString("dial: " + err.Error() + "\n")
+		return 1
+	}
+	err = unix.Sendmsg(fd, (&ipc.Request{Op: ipc.OpList}).Marshal(), unix.UnixRights(conn), nil, 0)
+	os.Stdout.WriteString("sent " + errString(err) + "\n")
+	waitForKill()
+	return 0
+}
+
+// reuseListen tries what another user's server would do on port: set
+// SO_REUSEADDR, bind, listen, on [::] (dual stack), 0.0.0.0 and
+// 127.0.0.1, and prints one line each: "ADDR ok" or "ADDR bind: ERR" or
+// "ADDR listen: ERR".
+func reuseListen(port string) int {
+	p, _ := strconv.Atoi(port)
+	for _, addr := range []string{"[::]", "0.0.0.0", "127.0.0.1"} {
+		family := unix.AF_INET
+		var sa unix.Sockaddr = &unix.SockaddrInet4{Port: p}
+		switch addr {
+		case "[::]":
+			family, sa = unix.AF_INET6, &unix.SockaddrInet6{Port: p}
+		case "127.0.0.1":
+			sa = &unix.SockaddrInet4{Port: p, Addr: [4]byte{127, 0, 0, 1}}
+		}
+		fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			os.Stdout.WriteString(addr + " socket: " + err.Error() + "\n")
+			continue
+		}
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+		if family == unix.AF_INET6 {
+			unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0)
+		}
+		if err := unix.Bind(fd, sa); err != nil {
+			os.Stdout.WriteString(addr + " bind: " + err.Error() + "\n")
+		} else if err := unix.Listen(fd, 1); err != nil {
+			os.Stdout.WriteString(addr + " listen: " + err.Error() + "\n")
+		} else {
+			os.Stdout.WriteString(addr + " ok\n")
+		}
+		unix.Close(fd)
+	}
+	return 0
+}
+
+// TestHostileUnreadReplies: replies another user leaves unread cost that
+// user only. Before reply channels, about 170 unread replies to one
+// autobind address filled the daemon's send buffer, and root's release
+// then timed out although the daemon had released the port.
+func TestHostileUnreadReplies(t *testing.T) {
+	needNetns(t)
+	s := newSetup(t, map[string]string{"a": "7601/tcp\n", "b": "7602/tcp\n7602/udp\n", "c": "7603/tcp\n"})
+	s.mustStart(t)
+	s.openToOthers()
+	if line := startHostile(t, asNobody(t, "unread", s.sock)); line != "sent 2600" {
+		t.Fatalf("hostile client said %q; want sent 2600", line)
+	}
+	// Root's requests, each within a 2 s timeout: release, list, hand-off
+	// and hold again.
+	if r := s.release(t, "-t", "2", "a"); r.code != 0 {
+		t.Errorf("portrelease a with 2,600 unread replies queued = %d, %q; want 0", r.code, r.stderr)
+	}
+	mustBeFree(t, 7601, ipc.TCP)
+	if r := s.check(t, "-t", "2", "-n", "c"); r.code != 0 || !strings.Contains(r.stdout, " held ") {
+		t.Errorf("portreserve-check c = %d, %q, %q; want it held", r.code, r.stdout, r.stderr)
+	}
+	if r := s.release(t, "-t", "2", "--exec", "b", "--", "true"); r.code != 0 || r.stderr != "" {
+		t.Errorf("portrelease --exec b -- true = %d, %q; want 0 and the sockets handed over", r.code, r.stderr)
+	}
+	if r := s.start(t, "a"); r.code != 0 {
+		t.Errorf("portreserve a (hold again) = %d, %q; want 0", r.code, r.stderr)
+	}
+	mustBeHeld(t, 7601, ipc.TCP)
+}
+
+// TestHostileFlood: two processes of another user flood the socket for
+// 15 s, one reading its replies and one not, with valid, refused and
+// malformed requests mixed. Root's releases meanwhile are all answered;
+// the daemon's memory and its log stay bounded.
+func TestHostileFlood(t *testing.T) {
+	needNetns(t)
+	files := map[string]string{"keep": "7800/udp\n"}
+	for i := 0; i < 50; i++ {
+		files["n"+strconv.Itoa(i)] = strconv.Itoa(7700+i) + "/tcp\n"
+	}
+	s := newSetup(t, files)
+	s.openToOthers()
+	// In the foreground, logging to a file whose lines the test counts,
+	// ready once it writes the newline to descriptor 3.
+	logPath := filepath.Join(s.dir, "log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	ready, readyW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	daemon := exec.Command(bin("portreserve"), s.args("-f", "-N", "3")...)
+	daemon.Stderr = logFile
+	daemon.ExtraFiles = []*os.File{readyW}
+	if err := daemon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	readyW.Close()
+	t.Cleanup(func() {
+		daemon.Process.Kill()
+		daemon.Wait()
+	})
+	if _, err := bufio.NewReader(ready).ReadString('\n'); err != nil {
+		t.Fatalf("the daemon never got ready: %v", err)
+	}
+	const flood = 15 * time.Second
+	var floods []*exec.Cmd
+	for _, mode := range []string{"reader", "silent"} {
+		cmd := asNobody(t, "flood", s.sock, mode, flood.String())
+		if line := startHostile(t, cmd); line != "flooding" {
+			t.Fatalf("flood %s said %q", mode, line)
+		}
+		floods = append(floods, cmd)
+	}
+	start := time.Now()
+	time.Sleep(2 * time.Second) // warm-up: the heap reaches its size
+	before := rss(t, daemon.Process.Pid)
+	linesBefore := countLines(t, logPath)
+	var took []time.Duration
+	for i := 0; i < 50; i++ {
+		name := "n" + strconv.Itoa(i)
+		if i == 1 {
+			continue // the flood asks for n1 itself, refused
+		}
+		t0 := time.Now()
+		c, err := ipc.Dial(s.sock)
+		if err != nil {
+			t.Fatalf("dial during the flood: %v", err)
+		}
+		r, err := c.Do(ipc.Request{Op: ipc.OpRelease, Name: name}, 5*time.Second)
+		c.Close()
+		took = append(took, time.Since(t0))
+		if err != nil || r.Status != ipc.StatusOK || r.Count != 1 {
+			t.Errorf("release %s during the flood: %+v, %v; want 1 socket closed", name, r, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for _, cmd := range floods {
+		cmd.Wait()
+	}
+	if time.Since(start) < flood {
+		t.Errorf("the flood ended after %v; want %v", time.Since(start), flood)
+	}
+	after := rss(t, daemon.Process.Pid)
+	lines := countLines(t, logPath) - linesBefore
+	if after > before+1024 {
+		t.Errorf("daemon VmRSS grew from %d kB to %d kB during the flood; want at most 1 MiB of growth", before, after)
+	}
+	if lines > 400 {
+		t.Errorf("the log grew by %d lines during the flood; want a few hundred at most", lines)
+	}
+	mustBeHeld(t, 7800, ipc.UDP)
+	slices.Sort(took)
+	p99 := took[len(took)*99/100]
+	t.Logf("flood: 2 processes of uid %d for %v; %d root releases answered, p50 %v, p99 %v, max %v; VmRSS %d kB -> %d kB; %d log lines",
+		nobody, flood, len(took), took[len(took)/2], p99, took[len(took)-1], before, after, lines)
+}
+
+// countLines counts the lines of a file.
+func countLines(t *testing.T, path string) int {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Count(string(data), "\n")
+}
+
+// TestReplyAcrossNetworkNamespaces: a client in another network namespace
+// that shares the socket path (a container with the host's
+// /run/portreserve mounted) gets its replies. Replies to its autobind
+// address went to that name in the daemon's namespace instead.
+func TestReplyAcrossNetworkNamespaces(t *testing.T) {
+	needNetns(t)
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Skip("unshare (util-linux) is not installed")
+	}
+	s := newSetup(t, map[string]string{"a": "7611/tcp\n", "b": "7612/tcp\n"})
+	s.mustStart(t)
+	r := runCmd(t, exec.Command(unshare, "--net", bin("portrelease"), "-s", s.sock, "-t", "2", "a"))
+	if r.code != 0 {
+		t.Fatalf("portrelease a from another network namespace = %d, %q; want 0", r.code, r.stderr)
+	}
+	mustBeFree(t, 7611, ipc.TCP)
+	r = runCmd(t, exec.Command(unshare, "--net", bin("portreserve-check"), "-s", s.sock, "-c", s.conf, "-t", "2", "-n", "--no-probe", "b"))
+	if r.code != 0 || !strings.Contains(r.stdout, " held ") {
+		t.Errorf("portreserve-check b from another network namespace = %d, %q, %q; want b held", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestNoReplyToAddresses: the daemon answers on the channel passed with a
+// request and never sends to the client's address, which another process
+// could have bound (abstract names are per network namespace).
+func TestNoReplyToAddresses(t *testing.T) {
+	needNetns(t)
+	s := newSetup(t, map[string]string{"a": "7621/tcp\n"})
+	s.mustStart(t)
+	fd, err := dialAutobound(s.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	list := (&ipc.Request{Op: ipc.OpList, ID: 7}).Marshal()
+	// Without a channel: nothing comes back at all.
+	if err := unix.Send(fd, list, 0); err != nil {
+		t.Fatal(err)
+	}
+	mine, theirs, err := channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(mine)
+	if err := unix.Sendmsg(fd, list, unix.UnixRights(theirs), nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(theirs)
+	buf := make([]byte, ipc.MaxReplySize+1)
+	tv := unix.NsecToTimeval(int64(2 * time.Second))
+	unix.SetsockoptTimeval(mine, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	n, err := unix.Read(mine, buf)
+	if r, perr := ipc.ParseReply(buf[:max(n, 0)]); err != nil || perr != nil || r.ID != 7 || r.Total != 1 {
+		t.Fatalf("reply on the channel: %d bytes, %v, %v; want the list", n, err, perr)
+	}
+	if n, err := unix.Read(mine, buf); n != 0 || err != nil {
+		t.Errorf("after the reply: %d, %v; want end of file (the daemon closed the channel)", n, err)
+	}
+	// The channel was answered after the request without one: had the
+	// daemon sent anything to the address, it would be queued by now.
+	if n, _, err := unix.Recvfrom(fd, buf, unix.MSG_DONTWAIT); err != unix.EAGAIN {
+		t.Errorf("at the client's address: %d bytes, %v; want nothing (EAGAIN)", n, err)
+	}
+}
+
+// TestForeignReplyChannelRefused: another user passes, as its reply
+// channel, a connection to a socket of root's: the daemon must not answer
+// root's socket on that user's behalf.
+func TestForeignReplyChannelRefused(t *testing.T) {
+	needNetns(t)
+	s := newSetup(t, map[string]string{"a": "7631/tcp\n"})
+	s.mustStart(t)
+	s.openToOthers()
+	listener := filepath.Join(s.dir, "root.sock")
+	lfd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(lfd)
+	if err := unix.Bind(lfd, &unix.SockaddrUnix{Name: listener}); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(listener, 0o666)
+	if err := unix.Listen(lfd, 4); err != nil {
+		t.Fatal(err)
+	}
+	if line := startHostile(t, asNobody(t, "foreign-channel", s.sock, listener)); line != "sent sent" {
+		t.Fatalf("hostile client said %q", line)
+	}
+	conn, _, err := unix.Accept(lfd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(conn)
+	// A list of the daemon's own afterwards: the hostile request, queued
+	// before it, has been dealt with by then.
+	if r := s.check(t, "-n", "--no-probe"); r.code != 0 {
+		t.Fatalf("portreserve-check = %d, %q", r.code, r.stderr)
+	}
+	buf := make([]byte, ipc.MaxReplySize)
+	if n, _, err := unix.Recvfrom(conn, buf, unix.MSG_DONTWAIT); err != unix.EAGAIN {
+		t.Errorf("root's socket received %d bytes, %v; want nothing (EAGAIN)", n, err)
+	}
+}
