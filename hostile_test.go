@@ -110,6 +110,20 @@ func dialAutobound(sock string) (int, error) {
 	return fd, nil
 }
 
+// sendmsg is unix.Sendmsg again on EINTR: with SO_SNDTIMEO set, a signal
+// (the Go runtime's preemption) interrupts a blocked send for good.
+func sendmsg(fd int, data []byte, fds ...int) error {
+	var oob []byte
+	if len(fds) > 0 {
+		oob = unix.UnixRights(fds...)
+	}
+	for {
+		if err := unix.Sendmsg(fd, data, oob, nil, 0); err != unix.EINTR {
+			return err
+		}
+	}
+}
+
 // channel returns a new reply channel: the end to read and the end to pass.
 func channel() (mine, theirs int, err error) {
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
@@ -127,6 +141,14 @@ func hostileUnread(sock string) int {
 	unix.Setrlimit(unix.RLIMIT_NOFILE, &rl)
 	list := (&ipc.Request{Op: ipc.OpList}).Marshal()
 	sent := 0
+	var firstErr error
+	note := func(err error) {
+		if err == nil {
+			sent++
+		} else if firstErr == nil {
+			firstErr = err
+		}
+	}
 	fd, err := dialAutobound(sock)
 	if err != nil {
 		os.Stdout.WriteString("dial: " + err.Error() + "\n")
@@ -138,22 +160,25 @@ func hostileUnread(sock string) int {
 		return 1
 	}
 	for i := 0; i < 2000; i++ {
-		if unix.Sendmsg(fd, list, unix.UnixRights(theirs), nil, 0) == nil {
-			sent++
-		}
+		note(sendmsg(fd, list, theirs))
 	}
 	for s := 0; s < 50; s++ {
 		fd, err := dialAutobound(sock)
 		if err != nil {
+			note(err)
 			continue
 		}
 		for i := 0; i < 12; i++ {
-			if _, theirs, err := channel(); err == nil {
-				if unix.Sendmsg(fd, list, unix.UnixRights(theirs), nil, 0) == nil {
-					sent++
-				}
+			_, theirs, err := channel()
+			if err == nil {
+				err = sendmsg(fd, list, theirs)
 			}
+			note(err)
 		}
+	}
+	if firstErr != nil {
+		os.Stdout.WriteString("sent " + strconv.Itoa(sent) + ", first error: " + firstErr.Error() + "\n")
+		return 1
 	}
 	os.Stdout.WriteString("sent " + strconv.Itoa(sent) + "\n")
 	waitForKill()
@@ -203,14 +228,14 @@ func hostileFlood(sock string, reader bool, d time.Duration) int {
 		}
 		if sent%12 == 11 {
 			// A request with no channel at all.
-			unix.Send(fd, data, 0)
+			sendmsg(fd, data)
 			continue
 		}
 		mine, theirs, err := channel()
 		if err != nil {
 			continue
 		}
-		unix.Sendmsg(fd, data, unix.UnixRights(theirs), nil, 0)
+		sendmsg(fd, data, theirs)
 		unix.Close(theirs)
 		if reader {
 			tv := unix.NsecToTimeval(int64(time.Second))
@@ -248,7 +273,7 @@ func hostileForeignChannel(sock, listener string) int {
 		os.Stdout.WriteString("dial: " + err.Error() + "\n")
 		return 1
 	}
-	err = unix.Sendmsg(fd, (&ipc.Request{Op: ipc.OpList}).Marshal(), unix.UnixRights(conn), nil, 0)
+	err = sendmsg(fd, (&ipc.Request{Op: ipc.OpList}).Marshal(), conn)
 	os.Stdout.WriteString("sent " + errString(err) + "\n")
 	waitForKill()
 	return 0

@@ -179,9 +179,9 @@ func serveOnceWithoutReuse(t *testing.T, port int) {
 func TestTimeWaitPending(t *testing.T) {
 	needNetns(t)
 	t.Parallel() // it waits a minute for TIME_WAIT to expire
-	s := newSetup(t, map[string]string{"svc1": "7471/tcp\n", "svc2": "7472/tcp\n"})
-	serveOnceWithoutReuse(t, 7471)
-	serveOnceWithoutReuse(t, 7472)
+	s := newSetup(t, map[string]string{"svc1": "7491/tcp\n", "svc2": "7492/tcp\n"})
+	serveOnceWithoutReuse(t, 7491)
+	serveOnceWithoutReuse(t, 7492)
 	start := time.Now()
 	for _, name := range []string{"svc1", "svc2"} {
 		// svc1: no daemon runs, one starts for it; svc2: it is asked.
@@ -219,9 +219,9 @@ func TestTimeWaitPending(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	t.Logf("pending: 7471 and 7472 held %v after the servers' TIME_WAITs began", time.Since(start).Round(time.Second))
-	mustBeHeld(t, 7471, ipc.TCP)
-	mustBeHeld(t, 7472, ipc.TCP)
+	t.Logf("pending: 7491 and 7492 held %v after the servers' TIME_WAITs began", time.Since(start).Round(time.Second))
+	mustBeHeld(t, 7491, ipc.TCP)
+	mustBeHeld(t, 7492, ipc.TCP)
 }
 
 func TestKeptHandoffRestartLoop(t *testing.T) {

@@ -3,10 +3,25 @@
 // carry it.
 //
 // The daemon owns an AF_UNIX SOCK_DGRAM socket, by default
-// /run/portreserve/socket. A client binds its own socket to an
-// autobind (abstract) address so that it can be answered, sends one request
-// and waits for one reply carrying the same request id. All integers are
-// big-endian. Every request is exactly RequestSize (80) bytes:
+// /run/portreserve/socket, with SO_PASSCRED on: every datagram comes with
+// the sender's credentials as the kernel knows them. A client sends each
+// request with its reply channel: one end of a new
+// socketpair(AF_UNIX, SOCK_SEQPACKET) passed with SCM_RIGHTS. The daemon
+// answers on that channel, and only there, then closes its end, so the
+// client reads the reply (or the pages of a list or hand-off) and then end
+// of file. The daemon never sends to an address: an address is a name
+// another process could have bound (abstract names belong to a network
+// namespace, so a reply to one from a client in another namespace reached
+// whoever held the name in the daemon's). A reply the client leaves unread
+// sits in its own channel, charged to that socket, never to the daemon's.
+// The daemon takes a channel only if it is a connected SOCK_SEQPACKET
+// socket whose peer belongs to the sender's user (SO_PEERCRED), so that
+// nobody can make it answer a third party's socket; requests without a
+// usable channel are not acted on. The client takes a reply only if the
+// kernel shows it as sent by root or by the owner of the socket file.
+//
+// All integers are big-endian. Every request is exactly RequestSize (80)
+// bytes:
 //
 //	offset size field
 //	     0    4 magic "\x7fPRS" (7f 50 52 53)
@@ -14,7 +29,8 @@
 //	     5    1 operation: 1 release, 2 release all, 3 list, 4 reload,
 //	            5 hand off, 6 hold again
 //	     6    2 flags, 0
-//	     8    4 request id, echoed in the reply
+//	     8    4 request id, echoed in the reply (it tells requests
+//	            apart in the daemon's log)
 //	    12    4 argument: for list, the index of the first entry wanted;
 //	            for hand off, 1 to keep a copy (ArgKeep), else 0
 //	    16   64 release name, NUL-padded (release, hand off, hold again;
@@ -46,12 +62,14 @@
 //	    64    2 port
 //	    66    1 protocol: 6 tcp, 17 udp (the IP protocol numbers)
 //	    67    1 state: 1 held, 2 released, 3 failed, 4 handed off,
-//	            5 kept (handed off, the daemon keeping a copy)
+//	            5 kept (handed off, the daemon keeping a copy),
+//	            6 pending (blocked by TIME_WAIT connections; the daemon
+//	            holds it once they expire)
 //	    68    4 errno of the failed bind, 0 otherwise
 //
 // Hand off: the daemon passes the held sockets of a name to the client
 // with SCM_RIGHTS and forgets them, so that the ports never become free
-// in between. The reply comes in as many datagrams as it takes, each with
+// in between. The reply comes in as many messages as it takes, each with
 // up to PageEntries entries and as many descriptors, in the same order
 // (the order of the configuration file), Total giving the number in all.
 // With ArgKeep the daemon keeps its own copy of each socket, as systemd
@@ -66,6 +84,7 @@
 // Compatibility with portreserve 0.0.5: a datagram that does not start with
 // the magic and holds nothing but a release name (or "*"), optionally
 // followed by a NUL or a newline, is a legacy release request. The daemon
-// acts on it and does not reply, as the original's portrelease expects.
+// acts on it and does not reply (it needs no channel), as the original's
+// portrelease expects.
 // Since 0x7f may not appear in a release name, the two never collide.
 package ipc

@@ -45,7 +45,9 @@ holding only those names. A port something else has bound is reported.
 
 Exit status: 0 every port held, or nothing configured; 1 the daemon runs
 but some ports could not be held (each is named), or a NAME has no file;
-2 it could not start, or the daemon refused or did not answer.
+2 it could not start, or the daemon refused or did not answer; 3 some
+ports are pending: TIME_WAIT connections of a server without SO_REUSEADDR
+block them, and the daemon holds them once they expire (within a minute).
 Signals: TERM and INT release everything and exit; HUP reads the
 configuration again and holds names that are new.
 `
