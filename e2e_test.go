@@ -426,30 +426,42 @@ func staticBusybox(t *testing.T) string {
 	return ""
 }
 
-func TestE2EInitramfs(t *testing.T) {
-	kernel := os.Getenv("PORTRESERVE_TEST_KERNEL")
+// needKernel returns the kernel to boot and a static busybox for its
+// initramfs, or skips the test where the machine has not got them.
+func needKernel(t *testing.T) (kernel, busybox string) {
+	t.Helper()
+	kernel = os.Getenv("PORTRESERVE_TEST_KERNEL")
 	if kernel == "" {
 		t.Skip("PORTRESERVE_TEST_KERNEL is not set: .ci/run downloads Debian's linux-image-*-cloud-amd64 and sets it")
 	}
-	qemu, err := exec.LookPath("qemu-system-x86_64")
-	if err != nil {
-		t.Skip("qemu-system-x86_64 is not installed")
+	for _, tool := range []string{"qemu-system-x86_64", "cpio", "timeout"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skip(tool + " is not installed")
+		}
 	}
-	if _, err := exec.LookPath("cpio"); err != nil {
-		t.Skip("cpio is not installed")
-	}
-	busybox := staticBusybox(t)
+	return kernel, staticBusybox(t)
+}
+
+// boot boots kernel with initrd under qemu and returns the serial log.
+// Software emulation only, always under a timeout; QEMU's own exit status
+// says nothing about the guest: the serial log does.
+func boot(kernel, initrd string, seconds, memoryMB int) string {
+	cmd := exec.Command("timeout", strconv.Itoa(seconds), "qemu-system-x86_64", "-accel", "tcg",
+		"-m", strconv.Itoa(memoryMB), "-nographic", "-no-reboot",
+		"-kernel", kernel, "-initrd", initrd, "-append", "console=ttyS0 panic=-1 quiet")
+	out, _ := cmd.CombinedOutput()
+	return string(out)
+}
+
+func TestE2EInitramfs(t *testing.T) {
+	kernel, busybox := needKernel(t)
 	initrd := filepath.Join(t.TempDir(), "initrd.gz")
 	if out, err := exec.Command("sh", "scripts/initramfs/mkinitramfs.sh", initrd, bin("portreserve"), busybox).CombinedOutput(); err != nil {
 		t.Fatalf("mkinitramfs.sh: %v\n%s", err, out)
 	}
-	// Software emulation only, always under a timeout; QEMU's own exit
-	// status says nothing about the guest: the serial log does.
-	cmd := exec.Command("timeout", "180", qemu, "-accel", "tcg", "-m", "256", "-nographic", "-no-reboot",
-		"-kernel", kernel, "-initrd", initrd, "-append", "console=ttyS0 panic=-1 quiet")
-	out, _ := cmd.CombinedOutput()
+	out := boot(kernel, initrd, 180, 256)
 	var verdict string
-	for _, line := range strings.Split(string(out), "\n") {
+	for _, line := range strings.Split(out, "\n") {
 		if strings.HasPrefix(line, "PORTRESERVE-INITRAMFS: ") {
 			verdict = strings.TrimSpace(line)
 		}
@@ -548,18 +560,7 @@ func TestE2EHoldAgain(t *testing.T) {
 // and then cleared it refuses later SO_REUSEADDR binds, and how long a
 // server's TIME_WAITs block a port, are the kernel's to decide.
 func TestE2EKernelTimeWait(t *testing.T) {
-	kernel := os.Getenv("PORTRESERVE_TEST_KERNEL")
-	if kernel == "" {
-		t.Skip("PORTRESERVE_TEST_KERNEL is not set: .ci/run downloads Debian's linux-image-*-cloud-amd64 and sets it")
-	}
-	qemu, err := exec.LookPath("qemu-system-x86_64")
-	if err != nil {
-		t.Skip("qemu-system-x86_64 is not installed")
-	}
-	if _, err := exec.LookPath("cpio"); err != nil {
-		t.Skip("cpio is not installed")
-	}
-	busybox := staticBusybox(t)
+	kernel, busybox := needKernel(t)
 	dir := t.TempDir()
 	testbin := filepath.Join(dir, "portreserve.test")
 	build := exec.Command("go", "test", "-c", "-o", testbin, ".")
@@ -572,12 +573,10 @@ func TestE2EKernelTimeWait(t *testing.T) {
 	if out, err := exec.Command("sh", "testdata/kerneltest/mkinitramfs.sh", initrd, busybox, binDir, testbin, tests).CombinedOutput(); err != nil {
 		t.Fatalf("mkinitramfs.sh: %v\n%s", err, out)
 	}
-	cmd := exec.Command("timeout", "400", qemu, "-accel", "tcg", "-m", "512", "-nographic", "-no-reboot",
-		"-kernel", kernel, "-initrd", initrd, "-append", "console=ttyS0 panic=-1 quiet")
-	out, _ := cmd.CombinedOutput()
+	out := boot(kernel, initrd, 400, 512)
 	var verdict string
 	var logs []string
-	for _, line := range strings.Split(string(out), "\n") {
+	for _, line := range strings.Split(out, "\n") {
 		line = strings.TrimSpace(line)
 		switch {
 		case strings.HasPrefix(line, "KERNELTEST: "):
