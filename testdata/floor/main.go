@@ -5,7 +5,8 @@
 //	floor hold PORT COUNT   bind COUNT ports from PORT, tcp and udp, the way
 //	                        portreserve holds them, write a newline to fd 3,
 //	                        then sit in recvmsg
-//	floor ask SOCKET        one list request to the daemon and its reply
+//	floor ask SOCKET        one list request to the daemon, with its reply
+//	                        channel, and the reply
 package main
 
 import (
@@ -44,16 +45,21 @@ func main() {
 		if err != nil {
 			os.Exit(1)
 		}
-		unix.Bind(fd, &unix.SockaddrUnix{})
 		if unix.Connect(fd, &unix.SockaddrUnix{Name: os.Args[2]}) != nil {
+			os.Exit(1)
+		}
+		// The reply channel: a socket pair, one end passed along.
+		pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
 			os.Exit(1)
 		}
 		// A list request, version 1, id 1, laid out by hand.
 		req := make([]byte, 80)
 		copy(req, "\x7fPRS\x01\x03\x00\x00\x00\x00\x00\x01")
-		unix.Send(fd, req, 0)
+		unix.Sendmsg(fd, req, unix.UnixRights(pair[1]), nil, 0)
+		unix.Close(pair[1])
 		buf := make([]byte, 4096)
-		if _, err := unix.Read(fd, buf); err != nil {
+		if _, err := unix.Read(pair[0], buf); err != nil {
 			os.Exit(1)
 		}
 	}
