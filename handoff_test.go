@@ -3,12 +3,14 @@ package main
 import (
 	"bufio"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -232,4 +234,92 @@ func TestHandoffWithoutDaemonOrName(t *testing.T) {
 	if r := run(t, "portrelease", "--exec", "svc"); r.code != 2 || !strings.Contains(r.stderr, "no COMMAND given") {
 		t.Errorf("--exec without a command = %d, %q; want 2", r.code, r.stderr)
 	}
+}
+
+// TestHandoffTenThousand: a hand-off of 10,000 sockets reaches the
+// service whole (it counts them), and one whose client dies half-way
+// leaves every port held by the daemon, never free and listed handed-off.
+func TestHandoffTenThousand(t *testing.T) {
+	needNetns(t)
+	s := newSetup(t, map[string]string{"big": "30000-34999\n", "half": "35000-37999\n"}) // 5,000 and 3,000 ports x tcp, udp
+	s.mustStart(t)
+	line, _ := startActivated(t, "-s", s.sock, "-t", "30", "--exec", "big", "--", bin("activated"))
+	if !strings.HasPrefix(line, "ready 10000 big:") {
+		t.Fatalf("the service started by portrelease --exec big said %.80q; want ready 10000", line)
+	}
+	// A client that takes 100 pages of "half" (3,200 sockets) and is
+	// killed before it has them all.
+	victim := exec.Command(filepath.Join(binDir, "portreserve.test"), "-test.run=^$")
+	victim.Env = append(os.Environ(), envHostile+"=partial-handoff "+s.sock+" half 100")
+	out, _ := victim.CombinedOutput()
+	if !strings.HasPrefix(string(out), "took 3200 sockets") {
+		t.Fatalf("the half-way client said %q; want took 3200 sockets", out)
+	}
+	c, err := ipc.Dial(s.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := c.List(10 * time.Second)
+	c.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	states := map[string]map[ipc.State]int{}
+	for _, e := range entries {
+		if states[e.Name] == nil {
+			states[e.Name] = map[ipc.State]int{}
+		}
+		states[e.Name][e.State]++
+	}
+	if states["half"][ipc.Held] != 6000 || states["big"][ipc.HandedOff] != 10000 {
+		t.Errorf("states after the hand-offs: %v; want big 10000 handed-off, half 6000 held", states)
+	}
+	free := 0
+	for p := 35000; p < 38000; p++ {
+		for _, proto := range []ipc.Proto{ipc.TCP, ipc.UDP} {
+			if !quickHeld(t, p, proto) {
+				free++
+			}
+		}
+	}
+	if free > 0 {
+		t.Errorf("%d of half's 6,000 ports are free after its client died half-way; want none", free)
+	}
+}
+
+// partialHandoff asks for name's sockets, takes pages of them, prints
+// how many sockets it took, and dies by SIGKILL without confirming.
+func partialHandoff(sock, name string, pages int) int {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err == nil {
+		err = unix.Connect(fd, &unix.SockaddrUnix{Name: sock})
+	}
+	mine, theirs, err2 := channel()
+	if err != nil || err2 != nil {
+		os.Stdout.WriteString("dial: " + errString(err) + errString(err2) + "\n")
+		return 1
+	}
+	if err := sendmsg(fd, (&ipc.Request{Op: ipc.OpHandoff, Name: name}).Marshal(), theirs); err != nil {
+		os.Stdout.WriteString("send: " + err.Error() + "\n")
+		return 1
+	}
+	unix.Close(theirs)
+	buf := make([]byte, ipc.MaxReplySize)
+	oob := make([]byte, unix.CmsgSpace(ipc.PageEntries*4)+unix.CmsgSpace(unix.SizeofUcred))
+	took := 0
+	for i := 0; i < pages; i++ {
+		_, oobn, _, _, err := unix.Recvmsg(mine, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if err != nil {
+			break
+		}
+		msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
+		for j := range msgs {
+			if fds, err := unix.ParseUnixRights(&msgs[j]); err == nil {
+				took += len(fds)
+			}
+		}
+	}
+	os.Stdout.WriteString("took " + strconv.Itoa(took) + " sockets\n")
+	syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	return 1
 }

@@ -86,6 +86,9 @@ func hostile(args []string) int {
 		return hostileForeignChannel(args[1], args[2])
 	case "reuse-listen":
 		return reuseListen(args[1])
+	case "partial-handoff":
+		pages, _ := strconv.Atoi(args[3])
+		return partialHandoff(args[1], args[2], pages)
 	}
 	os.Stdout.WriteString("unknown mode " + args[0] + "\n")
 	return 2

@@ -120,9 +120,42 @@ func (c *Conn) Handoff(name string, keep bool, timeout time.Duration) ([]Entry, 
 			return fail(&os.PathError{Op: "hand-off", Path: c.path, Err: errors.New("sockets and entries do not match")})
 		}
 		if len(r.Entries) == 0 || uint32(len(entries)) >= r.Total {
-			return entries, fds, nil
+			break
 		}
 	}
+	if len(fds) == 0 {
+		return nil, nil, nil
+	}
+	// Every socket is here: confirm, and the daemon lets go of its
+	// copies. Until then it holds them all, so that a client that dies
+	// half-way leaves every port held, never free.
+	if err := c.confirm(ch, req, len(fds), deadline); err != nil {
+		return fail(err)
+	}
+	return entries, fds, nil
+}
+
+// confirm tells the daemon, on the channel of hand-off req, that all n
+// sockets arrived, and waits for it to close the channel: from then on
+// they are this process's. A reply instead means the daemon took them
+// back (the confirmation came too late).
+func (c *Conn) confirm(ch int, req Request, n int, deadline time.Time) error {
+	req.ID, req.Arg = c.id, uint32(n)
+	if err := setTimeout(ch, unix.SO_SNDTIMEO, deadline); err != nil {
+		return err
+	}
+	if err := unix.Sendmsg(ch, req.Marshal(), nil, nil, unix.MSG_NOSIGNAL); err != nil {
+		return &os.PathError{Op: "hand-off confirmation", Path: c.path, Err: err}
+	}
+	r, fds, err := c.receive(ch, deadline, nil)
+	closeAll(fds)
+	switch {
+	case errors.Is(err, ErrNoDaemon):
+		return nil // closed: done
+	case err != nil:
+		return err
+	}
+	return &StatusError{Op: OpHandoff, Name: req.Name, Status: r.Status}
 }
 
 // send sends req with a new request id and, with it, one end of a new

@@ -3,6 +3,7 @@ package ipc
 import (
 	"errors"
 	"os"
+	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -196,6 +197,38 @@ func (d *Datagram) Answer(b []byte, fds []int, wait time.Duration) error {
 		if err != unix.EINTR {
 			return err
 		}
+	}
+}
+
+// Confirmed waits up to wait for the client's confirmation of a hand-off of
+// n sockets on the reply channel: a hand-off request whose argument is n
+// (see the package comment). It returns nil once it has it.
+func (d *Datagram) Confirmed(n int, wait time.Duration) error {
+	if d.Reply < 0 {
+		return errNoChannel
+	}
+	tv := unix.NsecToTimeval(wait.Nanoseconds())
+	if err := unix.SetsockoptTimeval(d.Reply, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		return os.NewSyscallError("setsockopt SO_RCVTIMEO", err)
+	}
+	buf := make([]byte, RequestSize+1)
+	for {
+		m, _, _, _, err := unix.Recvmsg(d.Reply, buf, nil, unix.MSG_CMSG_CLOEXEC)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return errors.New("no confirmation within " + wait.String())
+		case err != nil:
+			return err
+		case m == 0:
+			return errors.New("the client closed the channel without confirming")
+		}
+		r, err := ParseRequest(buf[:m])
+		if err != nil || r.Op != OpHandoff || r.Arg != uint32(n) {
+			return errors.New("not a confirmation of " + strconv.Itoa(n) + " sockets")
+		}
+		return nil
 	}
 }
 

@@ -111,23 +111,37 @@ func asStatus(err error, se **ipc.StatusError) bool {
 
 // placeFds moves fds to first, first+1, ... (3, 4, ...) in order, without
 // close-on-exec; every other descriptor this process opened keeps
-// close-on-exec. The sockets first move above the target range, so that
-// none is overwritten while the others are placed.
+// close-on-exec. It moves them in place, one at a time, so that it never
+// needs more than one descriptor beyond them: 10,000 sockets fit under a
+// limit of 10,004 descriptors. A socket sitting where another goes first
+// moves to the lowest free descriptor.
 func placeFds(fds []int, first int) error {
-	high := make([]int, len(fds))
+	at := make(map[int]int, len(fds)) // descriptor -> index in fds
 	for i, fd := range fds {
-		h, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, first+len(fds))
-		if err != nil {
-			return os.NewSyscallError("fcntl F_DUPFD_CLOEXEC", err)
-		}
-		unix.Close(fd)
-		high[i] = h
+		at[fd] = i
 	}
-	for i, h := range high {
-		if err := unix.Dup3(h, first+i, 0); err != nil {
+	for i := range fds {
+		target := first + i
+		if fds[i] == target {
+			if _, err := unix.FcntlInt(uintptr(target), unix.F_SETFD, 0); err != nil {
+				return os.NewSyscallError("fcntl F_SETFD", err)
+			}
+			continue
+		}
+		if j, ok := at[target]; ok {
+			moved, err := unix.FcntlInt(uintptr(target), unix.F_DUPFD_CLOEXEC, 0)
+			if err != nil {
+				return os.NewSyscallError("fcntl F_DUPFD_CLOEXEC", err)
+			}
+			unix.Close(target)
+			fds[j], at[moved] = moved, j
+		}
+		if err := unix.Dup3(fds[i], target, 0); err != nil {
 			return os.NewSyscallError("dup3", err)
 		}
-		unix.Close(h)
+		unix.Close(fds[i])
+		delete(at, fds[i])
+		fds[i], at[target] = target, i
 	}
 	return nil
 }

@@ -241,3 +241,38 @@ func TestActivationEnv(t *testing.T) {
 		t.Errorf("activationEnv(%q, cups, 1) = %q; want %q", env, got, want)
 	}
 }
+
+// TestPlaceFds: sockets already sitting in the target range, in the wrong
+// order, end up in order, each the socket it was.
+func TestPlaceFds(t *testing.T) {
+	const first = 600
+	var want []uint16
+	var fds []int
+	// Three sockets at first+2, first and first+7 (out of the range of
+	// three), in that order of the list.
+	for _, at := range []int{first + 2, first, first + 7} {
+		fd, port := boundSocket(t, unix.SOCK_DGRAM)
+		if err := unix.Dup3(fd, at, unix.O_CLOEXEC); err != nil {
+			t.Fatal(err)
+		}
+		unix.Close(fd)
+		t.Cleanup(func() { unix.Close(at) })
+		fds, want = append(fds, at), append(want, port)
+	}
+	if err := placeFds(fds, first); err != nil {
+		t.Fatal(err)
+	}
+	for i, port := range want {
+		fd := first + i
+		sa, err := unix.Getsockname(fd)
+		if err != nil || uint16(sa.(*unix.SockaddrInet4).Port) != port {
+			t.Errorf("descriptor %d: %v, %v; want the socket on port %d", fd, sa, err, port)
+		}
+		if flags, _ := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); flags&unix.FD_CLOEXEC != 0 {
+			t.Errorf("descriptor %d keeps close-on-exec", fd)
+		}
+	}
+	if _, err := unix.FcntlInt(first+7, unix.F_GETFD, 0); err == nil {
+		t.Errorf("descriptor %d still open; want it moved into place", first+7)
+	}
+}

@@ -1,6 +1,7 @@
 package portreserve
 
 import (
+	"errors"
 	"os"
 	"time"
 
@@ -117,15 +118,19 @@ func (d *daemon) handle(dg *ipc.Datagram) *ipc.Reply {
 }
 
 // handoffWait bounds how long one page of a hand-off may wait for root's
-// portrelease to read the one before: the channel holds some 200 kB, a
-// hand-off of 10,000 sockets needs about 750 kB.
+// portrelease to read the one before (the channel holds some 200 kB, a
+// hand-off of 10,000 sockets needs about 750 kB), and how long the daemon
+// waits for its confirmation.
 const handoffWait = 5 * time.Second
 
 // handoff passes the held sockets of reply.Name to the sender with
-// SCM_RIGHTS, a page at a time, on the request's reply channel, and then
-// closes the daemon's copies: the ports stay bound throughout. It sends
-// its replies itself and returns nil, or the reply to send when there is
-// nothing to pass.
+// SCM_RIGHTS, a page at a time, on the request's reply channel. It is all
+// or nothing: the daemon keeps its copies until the client confirms that
+// every socket arrived, and only then closes them (with keep, it keeps
+// them anyway); a page that cannot be sent or a confirmation that does not
+// come leaves every socket held, as before the request. The ports stay
+// bound throughout. It sends its replies itself and returns nil, or the
+// reply to send when there is nothing to pass.
 func (d *daemon) handoff(dg *ipc.Datagram, reply *ipc.Reply, keep bool) *ipc.Reply {
 	hs, known := d.tab.handoff(reply.Name, keep)
 	if !known {
@@ -138,24 +143,14 @@ func (d *daemon) handoff(dg *ipc.Datagram, reply *ipc.Reply, keep bool) *ipc.Rep
 	}
 	reply.Total = uint32(len(hs))
 	reply.Generation = d.tab.gen
-	for start := 0; start < len(hs); start += ipc.PageEntries {
-		page := hs[start:min(start+ipc.PageEntries, len(hs))]
-		reply.Entries = reply.Entries[:0]
-		fds := make([]int, len(page))
-		for i, h := range page {
-			reply.Entries = append(reply.Entries, h.entry)
-			fds[i] = h.fd
-		}
-		reply.Count = uint32(len(page))
-		if err := dg.Answer(reply.Marshal(), fds, handoffWait); err != nil {
-			// Keep holding what did not go out.
-			d.log.Error("hand-off " + reply.Name + " to " + who(dg.Cred) + ": " + err.Error() + "; still holding " + itoa(len(hs)-start) + " sockets")
-			if !keep {
-				d.tab.takeBack(reply.Name, hs[start:])
-			}
-			hs = hs[:start]
-			break
-		}
+	err := d.sendSockets(dg, reply, hs)
+	if err == nil {
+		err = dg.Confirmed(len(hs), handoffWait)
+	}
+	if err != nil {
+		d.tab.takeBack(reply.Name, hs)
+		d.log.Error("hand-off " + reply.Name + " to " + who(dg.Cred) + ": " + err.Error() + "; still holding all " + itoa(len(hs)) + " sockets")
+		return &ipc.Reply{Op: ipc.OpHandoff, ID: reply.ID, Name: reply.Name, Status: ipc.StatusFailed, Generation: d.tab.gen}
 	}
 	how := " sockets) to "
 	if keep {
@@ -166,6 +161,25 @@ func (d *daemon) handoff(dg *ipc.Datagram, reply *ipc.Reply, keep bool) *ipc.Rep
 		}
 	}
 	d.limiter(dg.Cred).Info("handed off " + reply.Name + " (" + itoa(len(hs)) + how + who(dg.Cred))
+	return nil
+}
+
+// sendSockets sends hs on the datagram's channel, a page of entries and
+// their sockets at a time.
+func (d *daemon) sendSockets(dg *ipc.Datagram, reply *ipc.Reply, hs []handed) error {
+	fds := make([]int, 0, ipc.PageEntries)
+	for start := 0; start < len(hs); start += ipc.PageEntries {
+		page := hs[start:min(start+ipc.PageEntries, len(hs))]
+		reply.Entries, fds = reply.Entries[:0], fds[:0]
+		for _, h := range page {
+			reply.Entries = append(reply.Entries, h.entry)
+			fds = append(fds, h.fd)
+		}
+		reply.Count = uint32(len(page))
+		if err := dg.Answer(reply.Marshal(), fds, handoffWait); err != nil {
+			return errors.New("sending sockets " + itoa(start+1) + "-" + itoa(start+len(page)) + ": " + err.Error())
+		}
+	}
 	return nil
 }
 

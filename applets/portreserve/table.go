@@ -45,6 +45,12 @@ type table struct {
 	fds      map[key]int     // held sockets
 	released map[string]bool // names released, never taken again
 	gen      uint32          // changes whenever an entry changes state
+	// undo is what takeBack needs to undo the last handoff: whether its
+	// name was released before, and the states it changed.
+	undo struct {
+		released bool
+		states   map[int]ipc.State // entry index -> state before
+	}
 	// hold binds a port and returns the socket (holder.hold, or a fake
 	// in tests).
 	hold func(port uint16, proto ipc.Proto) (int, error)
@@ -346,6 +352,8 @@ type handed struct {
 // table, kept: the caller passes them on and must not close them. known is
 // false for a name the table lacks.
 func (t *table) handoff(name string, keep bool) (out []handed, known bool) {
+	t.undo.released = t.released[name]
+	t.undo.states = map[int]ipc.State{}
 	seen := map[key]bool{}
 	for i := range t.entries {
 		e := &t.entries[i]
@@ -378,6 +386,7 @@ func (t *table) handoff(name string, keep bool) (out []handed, known bool) {
 	for i := range t.entries {
 		e := &t.entries[i]
 		if e.holding() && seen[e.key()] {
+			t.undo.states[i] = e.state
 			switch {
 			case e.name == name && keep:
 				e.state = ipc.Kept
@@ -392,21 +401,19 @@ func (t *table) handoff(name string, keep bool) (out []handed, known bool) {
 	return out, true
 }
 
-// takeBack returns sockets that could not be handed off to the table, held
-// again.
+// takeBack undoes the last handoff, whose sockets hs did not all reach the
+// client: the table holds them again, every entry is as it was before, and
+// the name is released only if it was then.
 func (t *table) takeBack(name string, hs []handed) {
-	back := map[key]bool{}
 	for _, h := range hs {
 		t.fds[h.key] = h.fd
-		back[h.key] = true
 	}
-	for i := range t.entries {
-		e := &t.entries[i]
-		if back[e.key()] && (e.state == ipc.HandedOff || e.state == ipc.Released) {
-			e.state = ipc.Held
-		}
+	for i, state := range t.undo.states {
+		t.entries[i].state = state
 	}
-	delete(t.released, name)
+	if !t.undo.released {
+		delete(t.released, name)
+	}
 	t.gen++
 }
 

@@ -74,6 +74,7 @@ func Start(t *testing.T, answer Answer) *Daemon {
 				kept = append(kept, dg.Reply)
 				continue
 			}
+			passed := 0
 			for _, r := range replies {
 				if r.Op == 0 {
 					r.Op = req.Op
@@ -83,6 +84,13 @@ func Start(t *testing.T, answer Answer) *Daemon {
 				}
 				if err := dg.Answer(r.Marshal(), r.Fds, time.Second); err != nil {
 					t.Errorf("stand-in daemon: answer: %v", err)
+				}
+				passed += len(r.Fds)
+			}
+			// A hand-off ends with the client's confirmation.
+			if passed > 0 {
+				if err := dg.Confirmed(passed, 5*time.Second); err != nil {
+					t.Errorf("stand-in daemon: hand-off of %d sockets: %v", passed, err)
 				}
 			}
 			dg.Done()
