@@ -30,7 +30,12 @@ const statusFdEnv = "PORTRESERVE_STATUS_FD"
 // can rely on the ports being held, with no sleep anywhere. If the child
 // exits before it is ready (nothing to reserve, already running, an error)
 // the pipe closes empty and the parent exits with the child's status.
-func detach(args []string, env *applets.Env) int {
+//
+// The daemon inherits nothing else from its caller, as daemon(7) asks:
+// descriptors the caller left open without close-on-exec (a log file, a
+// terminal, a secret) are marked close-on-exec first, so that the exec
+// closes them. Only -N's descriptor is passed on, at its own number.
+func detach(args []string, env *applets.Env, notifyFd int) int {
 	exe, err := selfPath(env.Getenv("PATH"))
 	if err != nil {
 		io.WriteString(env.Stderr, "portreserve: cannot re-execute itself to detach: "+err.Error()+"; use -f to stay in the foreground\n")
@@ -49,9 +54,11 @@ func detach(args []string, env *applets.Env) int {
 		io.WriteString(env.Stderr, "portreserve: pipe: "+err.Error()+"\n")
 		return 2
 	}
+	files, statusAt := childFiles(null, pipe[1], notifyFd)
+	closeInherited()
 	pid, err := syscall.ForkExec(exe, append([]string{"portreserve"}, args...), &syscall.ProcAttr{
-		Env:   append(env.Without(statusFdEnv), statusFdEnv+"=3"),
-		Files: []uintptr{uintptr(null), uintptr(null), 2, uintptr(pipe[1])},
+		Env:   append(env.Without(statusFdEnv), statusFdEnv+"="+itoa(statusAt)),
+		Files: files,
 		Sys:   &syscall.SysProcAttr{Setsid: true},
 	})
 	unix.Close(pipe[1])
@@ -88,6 +95,53 @@ func detach(args []string, env *applets.Env) int {
 	}
 	io.WriteString(env.Stderr, "portreserve: daemon died during start-up: "+ws.Signal().String()+"\n")
 	return 2
+}
+
+// childFiles lays out the detached daemon's descriptors: /dev/null as
+// stdin and stdout, the caller's stderr, the status pipe at 3 (4 when -N
+// uses 3) and -N's descriptor, if any, at its own number. It returns them
+// for ProcAttr.Files and where the status pipe is.
+func childFiles(null, status, notifyFd int) (files []uintptr, statusAt int) {
+	files = []uintptr{uintptr(null), uintptr(null), 2}
+	put := func(at int, fd uintptr) {
+		for len(files) <= at {
+			files = append(files, ^uintptr(0)) // closed in the child
+		}
+		files[at] = fd
+	}
+	statusAt = 3
+	if notifyFd == 3 {
+		statusAt = 4
+	}
+	put(statusAt, uintptr(status))
+	if notifyFd >= 3 {
+		put(notifyFd, uintptr(notifyFd))
+	}
+	return files, statusAt
+}
+
+// closeInherited marks every descriptor from 3 up close-on-exec, so that
+// the re-executed daemon inherits only what ProcAttr.Files passes: with
+// close_range(2) (Linux 5.11), else descriptor by descriptor from
+// /proc/self/fd, else up to the descriptor limit.
+func closeInherited() {
+	if unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC) == nil {
+		return
+	}
+	cloexec := func(fd int) { unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC) }
+	if names, err := rawfs.Names("/proc/self/fd"); err == nil {
+		for _, name := range names {
+			if fd, err := strconv.Atoi(name); err == nil && fd >= 3 {
+				cloexec(fd)
+			}
+		}
+		return
+	}
+	var rl unix.Rlimit
+	unix.Getrlimit(unix.RLIMIT_NOFILE, &rl)
+	for fd := 3; uint64(fd) < min(rl.Cur, 1<<16); fd++ {
+		cloexec(fd)
+	}
 }
 
 // nullFd opens /dev/null for the daemon's standard descriptors. Without

@@ -128,11 +128,11 @@ const fdHeadroom = 64
 // shared table was measured at about 8 ms (it waits for an RCU grace
 // period), so 10,000 sockets bound one by one would pay for some fourteen
 // doublings at start-up instead of one.
-func prepareFds(n int, anyFd int) (limit uint64) {
+func prepareFds(n int, anyFd int) {
 	need := uint64(n + fdHeadroom)
 	var rl unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
-		return 0
+		return
 	}
 	if rl.Cur < need {
 		want := rl
@@ -153,5 +153,4 @@ func prepareFds(n int, anyFd int) (limit uint64) {
 	if fd, err := unix.FcntlInt(uintptr(anyFd), unix.F_DUPFD_CLOEXEC, int(top)-1); err == nil {
 		unix.Close(fd)
 	}
-	return rl.Cur
 }

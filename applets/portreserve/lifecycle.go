@@ -81,6 +81,20 @@ func (d *daemon) run() int {
 	// and the freed memory goes back to the kernel, so that the idle
 	// daemon's resident size is what it keeps.
 	gcPercent := debug.SetGCPercent(-1)
+	if d.o.notifyFd >= 0 {
+		if err := checkNotifyFd(d.o.notifyFd); err != nil {
+			d.log.Error(err.Error())
+			return 2
+		}
+	}
+	// Signals are handled under the same lock as requests, from before
+	// the first bind: start-up holds the lock until the daemon is ready,
+	// so that a SIGHUP meanwhile is acted on then, not fatal (the default
+	// action), and the serve loop blocks in recvmsg without it.
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	d.mu.Lock()
+	go d.handleSignals(sigs)
 	var err error
 	if err = mkdirParents(filepath.Dir(d.o.pidfile)); err != nil {
 		d.log.Error(err.Error())
@@ -115,9 +129,9 @@ func (d *daemon) run() int {
 		return 2
 	}
 	d.tab.load(cfg)
-	limit := prepareFds(len(cfg.Reservations), d.ctl)
+	prepareFds(len(cfg.Reservations), d.ctl)
 	failed := d.bindAll()
-	d.reportFailures(failed, limit)
+	d.reportFailures(failed)
 	pending := d.reportPending()
 	status := 0
 	switch {
@@ -134,14 +148,9 @@ func (d *daemon) run() int {
 	d.log.Info("holding " + itoa(d.tab.held()) + " ports for " + itoa(len(cfg.Files)) + " names")
 	cfg = nil
 
-	// Signals are handled under the same lock as requests: the serve
-	// loop blocks in recvmsg without it.
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-	go d.handleSignals(sigs)
-
 	d.schedulePending()
 	d.ready(status)
+	d.mu.Unlock()
 	// Readiness first: the collection and the return of memory to the
 	// kernel take a few milliseconds nobody needs to wait for.
 	debug.SetGCPercent(gcPercent)
@@ -213,7 +222,7 @@ func (d *daemon) bindAll() []*entry {
 }
 
 // reportFailures names the binds that failed.
-func (d *daemon) reportFailures(failed []*entry, limit uint64) {
+func (d *daemon) reportFailures(failed []*entry) {
 	emfile := 0
 	for i, e := range failed {
 		if e.errno == unix.EMFILE || e.errno == unix.ENFILE {
@@ -227,8 +236,10 @@ func (d *daemon) reportFailures(failed []*entry, limit uint64) {
 		d.log.Error(itoa(len(failed)-maxFailureLines) + " more reservations could not be held")
 	}
 	if emfile > 0 {
+		var rl unix.Rlimit
+		unix.Getrlimit(unix.RLIMIT_NOFILE, &rl)
 		d.log.Error(itoa(emfile) + " reservations could not be held: out of file descriptors (RLIMIT_NOFILE is " +
-			strconv.FormatUint(limit, 10) + ")")
+			strconv.FormatUint(rl.Cur, 10) + ")")
 	}
 	if len(failed) > 0 {
 		d.log.Error(itoa(len(failed)) + " of " + itoa(len(d.tab.entries)) + " reservations could not be held")
@@ -291,7 +302,7 @@ func (d *daemon) reload() (int, bool) {
 	d.tab.load(cfg)
 	kept := d.tab.held()
 	failed := d.bindAll()
-	d.reportFailures(failed, 0)
+	d.reportFailures(failed)
 	d.reportPending()
 	d.schedulePending()
 	added := d.tab.held() - kept

@@ -1,6 +1,7 @@
 package portreserve
 
 import (
+	"errors"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -33,6 +34,21 @@ func notifyFd(fd int) error {
 	unix.Close(fd)
 	if err != nil {
 		return os.NewSyscallError("write notification fd "+itoa(fd), err)
+	}
+	return nil
+}
+
+// checkNotifyFd checks, before the daemon opens anything, that fd (-N) is
+// a descriptor it was given: open, and not standard input, output or
+// error. Otherwise the pidfile or the control socket could get that number
+// and the readiness newline would go into it, and closing it would drop
+// the pidfile's lock. The descriptor becomes close-on-exec.
+func checkNotifyFd(fd int) error {
+	if fd < 3 {
+		return errors.New("notify-fd " + itoa(fd) + ": standard input, output and error cannot be the notification descriptor; use 3 or more")
+	}
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
+		return errors.New("notify-fd " + itoa(fd) + ": not an open descriptor (" + err.Error() + "); the supervisor's notification-fd must match -N")
 	}
 	return nil
 }

@@ -122,7 +122,7 @@ func Main(args []string, env *applets.Env) int {
 		}
 	}
 	if !o.foreground && status < 0 {
-		return detach(args[1:], env)
+		return detach(args[1:], env, o.notifyFd)
 	}
 	return newDaemon(o, status, env).run()
 }

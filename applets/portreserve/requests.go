@@ -201,7 +201,7 @@ func (d *daemon) holdAgain(reply *ipc.Reply) {
 		reply.Status = ipc.StatusNoSuchName
 		return
 	}
-	d.reportFailures(d.bindAll(), 0)
+	d.reportFailures(d.bindAll())
 	d.reportPending()
 	d.schedulePending()
 	failed, pending := 0, 0

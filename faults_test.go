@@ -1,0 +1,186 @@
+package main
+
+// Faults a real machine produces during start-up: signals while the ports
+// are being bound, a notification descriptor that is not there,
+// descriptors left open by the caller, too few descriptors on reload.
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"portreserve/ipc"
+)
+
+// foreground starts portreserve -f -N 3 with extra arguments, logging to
+// a file, and returns it with the log's path and the readiness pipe.
+func (s *setup) foreground(t *testing.T, wrap []string, extra ...string) (*exec.Cmd, string, *bufio.Reader) {
+	t.Helper()
+	logPath := filepath.Join(t.TempDir(), "log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { logFile.Close() })
+	ready, readyW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	argv := append(append(wrap, bin("portreserve")), s.args(append([]string{"-f", "-N", "3"}, extra...)...)...)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stderr = logFile
+	cmd.ExtraFiles = []*os.File{readyW}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	readyW.Close()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		ready.Close()
+	})
+	return cmd, logPath, bufio.NewReader(ready)
+}
+
+// TestHupDuringStartup: a SIGHUP while 10,000 ports are being bound is
+// acted on once the daemon is ready. Before signals were set up first, it
+// killed the daemon (exit status 129) every time.
+func TestHupDuringStartup(t *testing.T) {
+	needNetns(t)
+	for _, delay := range []time.Duration{5 * time.Millisecond, 10 * time.Millisecond, 20 * time.Millisecond, 40 * time.Millisecond} {
+		s := newSetup(t, map[string]string{"big": "30000-34999\n"})
+		cmd, logPath, ready := s.foreground(t, nil)
+		time.Sleep(delay)
+		cmd.Process.Signal(syscall.SIGHUP)
+		if _, err := ready.ReadString('\n'); err != nil {
+			state, _ := cmd.Process.Wait()
+			t.Fatalf("SIGHUP %v after start: no readiness (%v); the daemon ended: %v", delay, err, state)
+		}
+		s.waitHeld(t, "big")
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(readFile(t, logPath), "SIGHUP: reading the configuration again") {
+			if time.Now().After(deadline) {
+				t.Fatalf("SIGHUP %v after start was never acted on; log:\n%s", delay, readFile(t, logPath))
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if err := cmd.Process.Signal(syscall.Signal(0)); err != nil {
+			t.Fatalf("SIGHUP %v after start: the daemon is gone", delay)
+		}
+		cmd.Process.Kill()
+		cmd.Wait()
+	}
+}
+
+// readFile returns a file's contents, "" when it cannot be read.
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	data, _ := os.ReadFile(path)
+	return string(data)
+}
+
+// TestNotifyFdChecked: -N names a descriptor the daemon must have been
+// given. Unchecked, -N 3 without a descriptor 3 wrote the newline into the
+// pidfile, which had got number 3, and closed it, dropping its lock.
+func TestNotifyFdChecked(t *testing.T) {
+	needNetns(t)
+	s := newSetup(t, map[string]string{"a": "7641/tcp\n"})
+	for _, tt := range []struct {
+		fd   string
+		want string
+	}{
+		{"3", "portreserve: notify-fd 3: not an open descriptor"},
+		{"1", "portreserve: notify-fd 1: standard input, output and error cannot be the notification descriptor"},
+	} {
+		r := run(t, "portreserve", s.args("-f", "-N", tt.fd)...)
+		if r.code != 2 || !strings.Contains(r.stderr, tt.want) {
+			t.Errorf("portreserve -f -N %s without it = %d, %q; want 2 and %q", tt.fd, r.code, r.stderr, tt.want)
+		}
+		if _, err := os.Stat(s.pidfile); err == nil {
+			t.Errorf("portreserve -f -N %s left a pidfile", tt.fd)
+		}
+	}
+	// Detached, the descriptor goes with the daemon, at its number.
+	ready, readyW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ready.Close()
+	cmd := exec.Command(bin("portreserve"), s.args("-N", "3")...)
+	cmd.ExtraFiles = []*os.File{readyW}
+	r := runCmd(t, cmd)
+	readyW.Close()
+	t.Cleanup(s.kill)
+	if r.code != 0 {
+		t.Fatalf("portreserve -N 3 (detached) = %d, %q; want 0", r.code, r.stderr)
+	}
+	if line, err := bufio.NewReader(ready).ReadString('\n'); line != "\n" || err != nil {
+		t.Errorf("readiness on -N 3, detached: %q, %v; want a newline", line, err)
+	}
+	mustBeHeld(t, 7641, ipc.TCP)
+}
+
+// TestDetachedDescriptors: the detached daemon keeps nothing its caller
+// left open without close-on-exec. It kept every such descriptor: a log
+// file, even an open /etc/shadow.
+func TestDetachedDescriptors(t *testing.T) {
+	needNetns(t)
+	s := newSetup(t, map[string]string{"a": "7651/tcp\n"})
+	secret := filepath.Join(s.dir, "secret")
+	if err := os.WriteFile(secret, []byte("password"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd := exec.Command(bin("portreserve"), s.args()...)
+	cmd.ExtraFiles = []*os.File{f, f, f} // 3, 4 and 5, without close-on-exec
+	r := runCmd(t, cmd)
+	t.Cleanup(s.kill)
+	if r.code != 0 {
+		t.Fatalf("portreserve = %d, %q", r.code, r.stderr)
+	}
+	pid := s.daemonPid()
+	fds, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fd := range fds {
+		if target, _ := os.Readlink("/proc/" + strconv.Itoa(pid) + "/fd/" + fd.Name()); target == secret {
+			t.Errorf("the daemon has descriptor %s open on %s, which its caller left open", fd.Name(), secret)
+		}
+	}
+}
+
+// TestReloadOutOfDescriptors: a reload that runs out of descriptors says
+// what the limit is. It said "(RLIMIT_NOFILE is 0)".
+func TestReloadOutOfDescriptors(t *testing.T) {
+	needNetns(t)
+	need(t, "prlimit", "setpriv")
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to drop CAP_SYS_RESOURCE with setpriv")
+	}
+	s := newSetup(t, map[string]string{"small": "26600-26609/udp\n"})
+	cmd, logPath, ready := s.foreground(t, []string{"prlimit", "--nofile=300:300", "setpriv", "--bounding-set=-sys_resource", "--inh-caps=-sys_resource"})
+	if _, err := ready.ReadString('\n'); err != nil {
+		t.Fatalf("no readiness: %v\n%s", err, readFile(t, logPath))
+	}
+	s.write(t, "big", "26000-26499/udp\n") // 500 more sockets than the limit allows
+	cmd.Process.Signal(syscall.SIGHUP)
+	want := "could not be held: out of file descriptors (RLIMIT_NOFILE is 300)"
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(readFile(t, logPath), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after SIGHUP, the log says\n%s\nwant %q", readFile(t, logPath), want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
