@@ -202,7 +202,8 @@ func TestCheckName(t *testing.T) {
 	}{
 		{"cups", true, ""},
 		{"nfs-server", true, ""},
-		{"A_b+c@d:e,f=g0", true, ""},
+		{"A_b+c@d,f=g0", true, ""},
+		{"cups:ipp", false, "':' is not allowed"}, // it separates LISTEN_FDNAMES
 		{strings.Repeat("a", 64), true, ""},
 		{strings.Repeat("a", 65), false, "longer than 64 bytes"},
 		{"", false, "empty"},

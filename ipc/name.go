@@ -23,10 +23,11 @@ func (e *NameError) Error() string {
 // of a file in the configuration directory that portrelease can name.
 //
 // A release name is 1 to 64 bytes of ASCII letters, digits and the
-// punctuation - _ + @ : , = and it does not start with '-' (it would read
-// as an option). '.' and '~' are excluded because the original portreserve
+// punctuation - _ + @ , = and it does not start with '-' (it would read as
+// an option). '.' and '~' are excluded because the original portreserve
 // skips files whose names contain them (editor backups, package manager
-// leftovers such as cups.dpkg-old), '*' because it means every name, and
+// leftovers such as cups.dpkg-old), '*' because it means every name, ':'
+// because the name travels in LISTEN_FDNAMES, a list split on ':', and
 // white space, '/', control bytes and non-ASCII bytes because a name
 // travels in a datagram and in log lines and must read the same everywhere.
 func CheckName(name string) error {
@@ -54,7 +55,7 @@ func nameByte(c byte) bool {
 		return true
 	}
 	switch c {
-	case '-', '_', '+', '@', ':', ',', '=':
+	case '-', '_', '+', '@', ',', '=':
 		return true
 	}
 	return false

@@ -97,7 +97,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"cups.conf"}, 2, `portrelease: bad release name "cups.conf": '.' is not allowed` + "\n"},
 		{[]string{"-k", "cups"}, 2, "portrelease: --keep goes with --exec\n"},
 		{[]string{"--exec", "cups"}, 2, "portrelease: --exec cups: no COMMAND given\n"},
-		{[]string{"--exec", "a:b/c", "true"}, 2, `portrelease: bad release name "a:b/c"`},
+		{[]string{"--exec", "a:b", "true"}, 2, `portrelease: bad release name "a:b": ':' is not allowed`},
 		{[]string{"-t", "x", "cups"}, 2, "portrelease: "},
 		{[]string{"--help"}, 0, ""},
 	} {
