@@ -184,3 +184,46 @@ func TestReloadOutOfDescriptors(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestPidfileFaults: a pidfile that is a hard link to another file is
+// refused (it was overwritten), and a full file system leaves no empty,
+// unlocked pidfile behind (it did).
+func TestPidfileFaults(t *testing.T) {
+	needNetns(t)
+	s := newSetup(t, map[string]string{"a": "7661/tcp\n"})
+	other := filepath.Join(s.dir, "other")
+	if err := os.WriteFile(other, []byte("keep me\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(other, s.pidfile); err != nil {
+		t.Fatal(err)
+	}
+	r := s.start(t)
+	if r.code != 2 || !strings.Contains(r.stderr, "has 2 links") {
+		t.Errorf("portreserve with the pidfile a hard link = %d, %q; want 2, refused", r.code, r.stderr)
+	}
+	if got := readFile(t, other); got != "keep me\n" {
+		t.Errorf("the linked file now holds %q; want it untouched", got)
+	}
+	os.Remove(s.pidfile)
+
+	if noMountns != "" {
+		t.Skip(noMountns)
+	}
+	full := filepath.Join(s.dir, "full")
+	os.Mkdir(full, 0o755)
+	if err := syscall.Mount("tmpfs", full, "tmpfs", 0, "size=8k"); err != nil {
+		t.Skipf("cannot mount a small tmpfs: %v", err)
+	}
+	defer syscall.Unmount(full, syscall.MNT_DETACH)
+	os.WriteFile(filepath.Join(full, "filler"), make([]byte, 64<<10), 0o644) // fails part-way: full
+	pidfile := filepath.Join(full, "portreserve.pid")
+	r = run(t, "portreserve", "-c", s.conf, "-s", s.sock, "-p", pidfile)
+	t.Cleanup(s.kill)
+	if r.code != 2 || !strings.Contains(r.stderr, "no space left on device") {
+		t.Errorf("portreserve with a full /run = %d, %q; want 2, no space", r.code, r.stderr)
+	}
+	if _, err := os.Stat(pidfile); err == nil {
+		t.Errorf("a pidfile is left behind on the full file system")
+	}
+}

@@ -62,22 +62,32 @@ func lockPidfile(path string) (*pidfile, error) {
 			unix.Close(fd)
 			return nil, &os.PathError{Op: "open", Path: path, Err: errors.New("not a regular file")}
 		}
+		// A hard link to another file would have that file overwritten.
+		if st.Nlink != 1 {
+			unix.Close(fd)
+			return nil, &os.PathError{Op: "open", Path: path, Err: errors.New("has " + strconv.Itoa(int(st.Nlink)) + " links (a hard link to another file?); refusing it")}
+		}
 		// A pidfile someone else owns was put there by someone else:
 		// refuse it rather than write into it.
 		if int(st.Uid) != os.Geteuid() {
 			unix.Close(fd)
 			return nil, &os.PathError{Op: "open", Path: path, Err: errors.New("owned by uid " + strconv.Itoa(int(st.Uid)) + ", not by this user; refusing it")}
 		}
+		p := &pidfile{path: path, fd: fd}
 		pid := []byte(strconv.Itoa(os.Getpid()) + "\n")
 		if err := unix.Ftruncate(fd, 0); err != nil {
-			unix.Close(fd)
+			p.remove()
 			return nil, &os.PathError{Op: "truncate", Path: path, Err: err}
 		}
-		if _, err := unix.Pwrite(fd, pid, 0); err != nil {
-			unix.Close(fd)
+		// A full file system: no empty, unlocked pidfile is left behind.
+		if n, err := unix.Pwrite(fd, pid, 0); err != nil || n != len(pid) {
+			p.remove()
+			if err == nil {
+				err = unix.ENOSPC
+			}
 			return nil, &os.PathError{Op: "write", Path: path, Err: err}
 		}
-		return &pidfile{path: path, fd: fd}, nil
+		return p, nil
 	}
 	return nil, &os.PathError{Op: "lock", Path: path, Err: errors.New("file keeps being replaced")}
 }
