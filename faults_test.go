@@ -227,3 +227,42 @@ func TestPidfileFaults(t *testing.T) {
 		t.Errorf("a pidfile is left behind on the full file system")
 	}
 }
+
+// TestConcurrentHoldAgain: eight portreserve NAME at once, with no daemon
+// running: all exit 0, every name is held, by one daemon. The losers of
+// the race for the pidfile exited 2, "already running", their names free.
+func TestConcurrentHoldAgain(t *testing.T) {
+	needNetns(t)
+	files := map[string]string{}
+	for i := 0; i < 8; i++ {
+		files["s"+strconv.Itoa(i)] = strconv.Itoa(7670+i) + "/tcp\n"
+	}
+	s := newSetup(t, files)
+	t.Cleanup(s.kill)
+	results := make(chan result, 8)
+	for i := 0; i < 8; i++ {
+		go func(name string) {
+			cmd := exec.Command(bin("portreserve"), s.args(name)...)
+			var out, errOut strings.Builder
+			cmd.Stdout, cmd.Stderr = &out, &errOut
+			err := cmd.Run()
+			r := result{stdout: out.String(), stderr: errOut.String()}
+			if ee, ok := err.(*exec.ExitError); ok {
+				r.code = ee.ExitCode()
+			}
+			results <- r
+		}("s" + strconv.Itoa(i))
+	}
+	for i := 0; i < 8; i++ {
+		if r := <-results; r.code != 0 {
+			t.Errorf("one of eight concurrent portreserve NAME = %d, %q; want 0", r.code, r.stderr)
+		}
+	}
+	for i := 0; i < 8; i++ {
+		mustBeHeld(t, 7670+i, ipc.TCP)
+	}
+	out, _ := exec.Command("pgrep", "-f", "portreserve -c "+s.conf).Output()
+	if n := len(strings.Fields(string(out))); n != 1 {
+		t.Errorf("%d daemons run (%q); want one", n, out)
+	}
+}

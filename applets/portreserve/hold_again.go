@@ -57,6 +57,27 @@ func holdRunning(o options, stderr io.Writer) (code int, asked bool) {
 	return code, true
 }
 
+// joinWait bounds how long portreserve NAME waits for a daemon that
+// another portreserve started a moment before to serve its socket.
+const joinWait = 10 * time.Second
+
+// joinRunning is portreserve NAME when another daemon took the pidfile
+// first (several services stopping at once, each running portreserve
+// NAME with no daemon yet): it waits for that daemon to serve, asks it to
+// hold the names, and returns the exit status, so that every name ends up
+// held by one daemon.
+func (d *daemon) joinRunning() int {
+	deadline := time.Now().Add(joinWait)
+	for time.Now().Before(deadline) {
+		if code, asked := holdRunning(d.o, d.env.Stderr); asked {
+			return code
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	d.log.Error("another portreserve holds " + d.o.pidfile + " but nothing answers on " + d.o.socket + " after " + joinWait.String())
+	return 2
+}
+
 // worse returns the exit status that says more: 2 (could not ask) over 1
 // (some ports not held) over 3 (some pending) over 0.
 func worse(a, b int) int {

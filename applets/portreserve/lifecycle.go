@@ -101,6 +101,10 @@ func (d *daemon) run() int {
 		return 2
 	}
 	if d.pid, err = lockPidfile(d.o.pidfile); err != nil {
+		if _, running := err.(*runningError); running && len(d.o.only) > 0 {
+			// portreserve NAME raced another one: ask the winner.
+			return d.joinRunning()
+		}
 		d.log.Error(err.Error())
 		return 2
 	}
