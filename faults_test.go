@@ -266,3 +266,65 @@ func TestConcurrentHoldAgain(t *testing.T) {
 		t.Errorf("%d daemons run (%q); want one", n, out)
 	}
 }
+
+// capabilities returns the Cap* and NoNewPrivs lines of a process's status.
+func capabilities(t *testing.T, pid int) map[string]string {
+	t.Helper()
+	got := map[string]string{}
+	for _, line := range strings.Split(readFile(t, "/proc/"+strconv.Itoa(pid)+"/status"), "\n") {
+		if f := strings.Fields(line); len(f) == 2 && (strings.HasPrefix(f[0], "Cap") || f[0] == "NoNewPrivs:") {
+			got[strings.TrimSuffix(f[0], ":")] = f[1]
+		}
+	}
+	return got
+}
+
+// TestLeastPrivilege: once its ports are held, the daemon keeps only
+// CAP_NET_BIND_SERVICE and sets no_new_privs; it still holds a port below
+// 1024 again. It kept every capability root has. A daemon started by
+// another user with only that capability works the same.
+func TestLeastPrivilege(t *testing.T) {
+	needNetns(t)
+	need(t, "setpriv")
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the test is about what root's daemon keeps")
+	}
+	s := newSetup(t, map[string]string{"cups": "631/tcp\n", "rsync": "873/tcp\n"})
+	s.mustStart(t)
+	want := map[string]string{"CapEff": "0000000000000400", "CapPrm": "0000000000000400", "CapBnd": "0000000000000400",
+		"CapInh": "0000000000000000", "CapAmb": "0000000000000000", "NoNewPrivs": "1"}
+	got := capabilities(t, s.daemonPid())
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("root's daemon: %s %s; want %s", k, got[k], v)
+		}
+	}
+	if r := s.release(t, "cups"); r.code != 0 {
+		t.Fatalf("portrelease cups = %d, %q", r.code, r.stderr)
+	}
+	if r := s.start(t, "cups"); r.code != 0 {
+		t.Errorf("portreserve cups (hold 631 again, with only CAP_NET_BIND_SERVICE) = %d, %q; want 0", r.code, r.stderr)
+	}
+	mustBeHeld(t, 631, ipc.TCP)
+	s.kill()
+
+	// Another user with CAP_NET_BIND_SERVICE only.
+	u := newSetup(t, map[string]string{"ldap": "636/tcp\n"})
+	for _, d := range []string{u.dir, u.conf} {
+		os.Chown(d, nobody, nobody)
+	}
+	u.openToOthers()
+	cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+		"--inh-caps=-all,+net_bind_service", "--ambient-caps=+net_bind_service", bin("portreserve"))
+	cmd.Args = append(cmd.Args, u.args()...)
+	r := runCmd(t, cmd)
+	t.Cleanup(u.kill)
+	if r.code != 0 {
+		t.Fatalf("portreserve as uid %d with CAP_NET_BIND_SERVICE = %d, %q; want 0", nobody, r.code, r.stderr)
+	}
+	mustBeHeld(t, 636, ipc.TCP)
+	got = capabilities(t, u.daemonPid())
+	if got["CapEff"] != "0000000000000400" || got["CapPrm"] != "0000000000000400" || got["NoNewPrivs"] != "1" {
+		t.Errorf("uid %d's daemon: %v; want CapEff and CapPrm 400, NoNewPrivs 1", nobody, got)
+	}
+}

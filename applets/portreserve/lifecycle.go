@@ -153,6 +153,11 @@ func (d *daemon) run() int {
 	cfg = nil
 
 	d.schedulePending()
+	// The ports are held: from now on the daemon needs no privilege but
+	// binding ports below 1024 again.
+	if err := dropPrivileges(); err != nil {
+		d.log.Warn("could not drop privileges: " + err.Error())
+	}
 	d.ready(status)
 	d.mu.Unlock()
 	// Readiness first: the collection and the return of memory to the
