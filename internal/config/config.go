@@ -138,7 +138,15 @@ type reader struct {
 	dbErr  error
 	claims map[uint32]claim // port<<8|proto: the first name to claim it
 	seen   map[uint32]claim // port<<8|proto: its claim in the current file
+	// warned and unwarned count the current file's line warnings:
+	// shown, and past MaxWarnings, only counted.
+	warned, unwarned int
 }
+
+// MaxWarnings is how many line warnings one file gets; the rest are
+// counted in one more. A file of 200,000 duplicate lines cost 400,000 log
+// lines and hundreds of megabytes of messages.
+const MaxWarnings = 20
 
 // Read reads the configuration directory dir, resolving service names with
 // db; dbErr, if not nil, is why the services database could not be read
@@ -170,31 +178,46 @@ func (r *reader) problem(file string, line int, warning bool, msg string) {
 	r.cfg.Problems = append(r.cfg.Problems, Problem{File: file, Line: line, Msg: msg, Warning: warning})
 }
 
+// warn records a warning about a line of the current file, building its
+// message only if it is among the file's first MaxWarnings.
+func (r *reader) warn(file string, line int, msg func() string) {
+	if r.warned >= MaxWarnings {
+		r.unwarned++
+		return
+	}
+	r.warned++
+	r.problem(file, line, true, msg())
+}
+
 // readEntry reads one directory entry, if it is a service file.
 func (r *reader) readEntry(path, name string) {
 	if strings.ContainsAny(name, ".~") {
 		r.cfg.Skipped = append(r.cfg.Skipped, path)
 		return
 	}
-	var st unix.Stat_t
-	if err := unix.Stat(path, &st); err != nil {
+	fd, err := rawfs.OpenRegular(path)
+	switch {
+	case errors.Is(err, rawfs.ErrNotRegular):
+		r.problem(path, 0, true, "not a regular file, skipped")
+		return
+	case errors.Is(err, unix.ENOENT):
 		var lst unix.Stat_t
-		if err == unix.ENOENT && unix.Lstat(path, &lst) == nil {
+		if unix.Lstat(path, &lst) == nil {
 			r.problem(path, 0, false, "dangling symbolic link, skipped")
 			return
 		}
-		r.problem(path, 0, false, "stat: "+err.Error())
+		r.problem(path, 0, false, ErrText(err))
+		return
+	case err != nil:
+		r.problem(path, 0, false, ErrText(err))
 		return
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		r.problem(path, 0, true, "not a regular file, skipped")
-		return
-	}
+	defer unix.Close(fd)
 	if err := ipc.CheckName(name); err != nil {
 		r.problem(path, 0, false, err.Error()+"; file skipped")
 		return
 	}
-	data, err := rawfs.ReadFile(path, MaxFileSize)
+	data, err := rawfs.ReadFd(fd, path, MaxFileSize)
 	if errors.Is(err, rawfs.ErrTooLarge) {
 		r.problem(path, 0, false, "larger than "+strconv.Itoa(MaxFileSize>>20)+" MiB, skipped")
 		return
@@ -219,6 +242,12 @@ func ErrText(err error) string {
 // parse reads the lines of one service file.
 func (r *reader) parse(name, path string, data []byte) {
 	r.seen = map[uint32]claim{}
+	r.warned, r.unwarned = 0, 0
+	defer func() {
+		if r.unwarned > 0 {
+			r.problem(path, 0, true, strconv.Itoa(r.unwarned)+" more warnings about its lines not shown")
+		}
+	}()
 	rest := string(data)
 	lineNo := 0
 	for len(rest) > 0 {
@@ -359,18 +388,26 @@ func parsePort(s string) (int, string) {
 // another name has claimed is recorded for both names and reported.
 func (r *reader) add(res Reservation) {
 	k := uint32(res.Port)<<8 | uint32(res.Proto)
-	portText := strconv.Itoa(int(res.Port)) + "/" + res.Proto.String()
 	if i, ok := r.seen[k]; ok {
-		r.problem(res.File, res.Line, true, portText+" already listed at "+r.cfg.Reservations[i].Source())
+		r.warn(res.File, res.Line, func() string {
+			return portText(res) + " already listed at " + r.cfg.Reservations[i].Source()
+		})
 		return
 	}
 	i := len(r.cfg.Reservations)
 	r.seen[k] = i
 	if c, ok := r.claims[k]; ok {
 		first := &r.cfg.Reservations[c]
-		r.problem(res.File, res.Line, true, portText+" is also claimed by "+first.Name+" ("+first.Source()+"); held once, released by either name")
+		r.warn(res.File, res.Line, func() string {
+			return portText(res) + " is also claimed by " + first.Name + " (" + first.Source() + "); held once, released by either name"
+		})
 	} else {
 		r.claims[k] = i
 	}
 	r.cfg.Reservations = append(r.cfg.Reservations, res)
+}
+
+// portText is "631/tcp".
+func portText(res Reservation) string {
+	return strconv.Itoa(int(res.Port)) + "/" + res.Proto.String()
 }

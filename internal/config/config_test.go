@@ -7,6 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"portreserve/ipc"
 	"portreserve/services"
@@ -231,5 +234,45 @@ func BenchmarkRead(b *testing.B) {
 	db := services.Default()
 	for i := 0; i < b.N; i++ {
 		Read(dir, db, nil)
+	}
+}
+
+// TestManyWarnings: a file of 200,000 duplicate lines (1 MB) gets
+// MaxWarnings warnings and one more with the count of the rest.
+func TestManyWarnings(t *testing.T) {
+	dir := writeDir(t, map[string]string{"dup": strings.Repeat("7000\n", 200000), "ok": "7001/tcp\n"})
+	cfg, err := Read(dir, debian(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := problems(cfg, dir)
+	if len(got) != MaxWarnings+1 || got[MaxWarnings] != "D/dup: warning: 399978 more warnings about its lines not shown" {
+		t.Errorf("problems: %d, the last %q; want %d and the count of the rest", len(got), got[len(got)-1], MaxWarnings+1)
+	}
+	if want := []string{"dup 7000/tcp 1", "dup 7000/udp 1", "ok 7001/tcp 1"}; !reflect.DeepEqual(res(cfg), want) {
+		t.Errorf("reservations = %q; want %q", res(cfg), want)
+	}
+}
+
+// TestFIFO: a FIFO where a configuration file should be is skipped; opening
+// it never blocks (a FIFO swapped in between a stat and the open hung the
+// daemon's start for good).
+func TestFIFO(t *testing.T) {
+	dir := writeDir(t, map[string]string{"ok": "7001/tcp\n"})
+	if err := unix.Mkfifo(filepath.Join(dir, "cups"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan *Config)
+	go func() {
+		cfg, _ := Read(dir, debian(t), nil)
+		done <- cfg
+	}()
+	select {
+	case cfg := <-done:
+		if got := problems(cfg, dir); !reflect.DeepEqual(got, []string{"D/cups: warning: not a regular file, skipped"}) {
+			t.Errorf("problems = %q; want the FIFO skipped", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Read blocked on a FIFO in the configuration directory")
 	}
 }

@@ -8,7 +8,6 @@ package rawfs
 
 import (
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,23 +43,65 @@ func Names(dir string) ([]string, error) {
 // ErrTooLarge is returned by ReadFile for a file over its limit.
 var ErrTooLarge = errors.New("file too large")
 
-// ReadFile reads the whole of path, refusing more than limit bytes with
-// ErrTooLarge (wrapped in an *os.PathError) rather than reading a huge
-// file into memory.
+// ReadFile reads the whole of path, a regular file (see OpenRegular),
+// refusing more than limit bytes with ErrTooLarge (wrapped in an
+// *os.PathError) rather than reading a huge file into memory.
 func ReadFile(path string, limit int) ([]byte, error) {
-	f, err := os.Open(path)
+	fd, err := OpenRegular(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))
+	defer unix.Close(fd)
+	return ReadFd(fd, path, limit)
+}
+
+// ErrNotRegular is returned by OpenRegular for anything but a regular file.
+var ErrNotRegular = errors.New("not a regular file")
+
+// OpenRegular opens path for reading, following symbolic links, and checks
+// on the open descriptor (fstat, so that nothing can be swapped in between)
+// that it is a regular file. O_NONBLOCK makes a FIFO or a device put there
+// fail the check instead of blocking the open: a FIFO swapped in for a
+// configuration file hung the daemon's start for good.
+func OpenRegular(path string) (int, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
 	if err != nil {
-		return nil, &os.PathError{Op: "read", Path: path, Err: err}
+		return -1, &os.PathError{Op: "open", Path: path, Err: err}
 	}
-	if len(data) > limit {
-		return nil, &os.PathError{Op: "read", Path: path, Err: ErrTooLarge}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return -1, &os.PathError{Op: "stat", Path: path, Err: err}
 	}
-	return data, nil
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		unix.Close(fd)
+		return -1, &os.PathError{Op: "open", Path: path, Err: ErrNotRegular}
+	}
+	return fd, nil
+}
+
+// ReadFd reads what is left of the open file fd, refusing more than limit
+// bytes with ErrTooLarge; path names it in errors. The caller closes fd.
+func ReadFd(fd int, path string, limit int) ([]byte, error) {
+	data := make([]byte, 0, min(limit+1, 4096))
+	for {
+		if len(data) == cap(data) {
+			data = append(data, 0)[:len(data)]
+		}
+		n, err := unix.Read(fd, data[len(data):min(cap(data), limit+1)])
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return nil, &os.PathError{Op: "read", Path: path, Err: err}
+		case n == 0:
+			return data, nil
+		}
+		data = data[:len(data)+n]
+		if len(data) > limit {
+			return nil, &os.PathError{Op: "read", Path: path, Err: ErrTooLarge}
+		}
+	}
 }
 
 // LookPath finds the executable file name would run: name itself when it
