@@ -328,3 +328,26 @@ func TestLeastPrivilege(t *testing.T) {
 		t.Errorf("uid %d's daemon: %v; want CapEff and CapPrm 400, NoNewPrivs 1", nobody, got)
 	}
 }
+
+// TestStrictModes: a directory of another user's above the configuration
+// or the socket lets that user replace them. portreserve-check warns about
+// the configuration's (it was silent), and the daemon refuses the
+// socket's (it looked at the last component only).
+func TestStrictModes(t *testing.T) {
+	needNetns(t)
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give a directory to another user")
+	}
+	s := newSetup(t, map[string]string{"a": "7681/tcp\n"})
+	if err := os.Chown(s.dir, 1000, 1000); err != nil {
+		t.Fatal(err)
+	}
+	r := s.check(t, "-n", "--no-probe")
+	if want := s.dir + ": warning: directory above the configuration owned by uid 1000: that user can replace the configuration"; !strings.Contains(r.stderr, want) {
+		t.Errorf("portreserve-check stderr %q; want %q", r.stderr, want)
+	}
+	r = s.start(t)
+	if want := "above it, " + s.dir + ": owned by uid 1000; refusing it"; r.code != 2 || !strings.Contains(r.stderr, want) {
+		t.Errorf("portreserve with the socket under uid 1000's directory = %d, %q; want 2 and %q", r.code, r.stderr, want)
+	}
+}

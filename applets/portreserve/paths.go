@@ -6,13 +6,28 @@ import (
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
+
+	"portreserve/internal/pathsafe"
 )
 
 // checkSocketDir refuses a socket directory that another user could have
 // prepared: a symbolic link (Lstat: never followed), a directory owned by
 // another user, or one that others may write to (they could replace the
-// socket), unless it is sticky like /tmp.
+// socket), unless it is sticky like /tmp; and the same of every directory
+// above it (pathsafe: a directory of another user's above it lets that
+// user replace the whole tree).
 func checkSocketDir(dir string) error {
+	if err := checkLeaf(dir); err != nil {
+		return err
+	}
+	if problems := pathsafe.Dirs(filepath.Dir(dir), os.Geteuid()); len(problems) > 0 {
+		return &os.PathError{Op: "socket directory", Path: dir, Err: errors.New("above it, " + problems[0].Error() + "; refusing it")}
+	}
+	return nil
+}
+
+// checkLeaf is checkSocketDir for the directory itself.
+func checkLeaf(dir string) error {
 	var st unix.Stat_t
 	if err := unix.Lstat(dir, &st); err != nil {
 		return &os.PathError{Op: "stat", Path: dir, Err: err}

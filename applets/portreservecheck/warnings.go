@@ -1,12 +1,15 @@
 package portreservecheck
 
 import (
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
 
 	"portreserve/internal/config"
+	"portreserve/internal/pathsafe"
 	"portreserve/internal/rawfs"
 )
 
@@ -89,8 +92,14 @@ func (c *check) permissionWarnings(cfg *config.Config) []config.Problem {
 		return nil
 	}
 	trusted := func(uid uint32) bool { return uid == 0 || uid == dir.Uid }
-	if dir.Mode&0o002 != 0 && dir.Mode&unix.S_ISVTX == 0 {
-		out = append(out, config.Problem{File: cfg.Dir, Warning: true, Msg: "directory is writable by every user"})
+	// The directory and every one above it, as sshd's StrictModes: a
+	// user who can replace any of them chooses the configuration.
+	for _, p := range pathsafe.Dirs(cfg.Dir, os.Geteuid()) {
+		what := "directory"
+		if p.Dir != filepath.Clean(cfg.Dir) {
+			what = "directory above the configuration"
+		}
+		out = append(out, config.Problem{File: p.Dir, Warning: true, Msg: what + " " + p.Why + ": that user can replace the configuration"})
 	}
 	for _, f := range cfg.Files {
 		if !c.wants(f.Path, cfg) {

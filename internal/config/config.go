@@ -197,7 +197,7 @@ func (r *reader) readEntry(path, name string) {
 	}
 	fd, err := rawfs.OpenRegular(path)
 	switch {
-	case errors.Is(err, rawfs.ErrNotRegular):
+	case errors.Is(err, rawfs.ErrNotRegular) || errors.Is(err, unix.EISDIR):
 		r.problem(path, 0, true, "not a regular file, skipped")
 		return
 	case errors.Is(err, unix.ENOENT):

@@ -55,7 +55,8 @@ func ReadFile(path string, limit int) ([]byte, error) {
 	return ReadFd(fd, path, limit)
 }
 
-// ErrNotRegular is returned by OpenRegular for anything but a regular file.
+// ErrNotRegular is returned by OpenRegular for anything but a regular file
+// or a directory (EISDIR).
 var ErrNotRegular = errors.New("not a regular file")
 
 // OpenRegular opens path for reading, following symbolic links, and checks
@@ -73,11 +74,15 @@ func OpenRegular(path string) (int, error) {
 		unix.Close(fd)
 		return -1, &os.PathError{Op: "stat", Path: path, Err: err}
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		return fd, nil
+	case unix.S_IFDIR:
 		unix.Close(fd)
-		return -1, &os.PathError{Op: "open", Path: path, Err: ErrNotRegular}
+		return -1, &os.PathError{Op: "read", Path: path, Err: unix.EISDIR}
 	}
-	return fd, nil
+	unix.Close(fd)
+	return -1, &os.PathError{Op: "open", Path: path, Err: ErrNotRegular}
 }
 
 // ReadFd reads what is left of the open file fd, refusing more than limit
