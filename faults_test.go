@@ -351,3 +351,74 @@ func TestStrictModes(t *testing.T) {
 		t.Errorf("portreserve with the socket under uid 1000's directory = %d, %q; want 2 and %q", r.code, r.stderr, want)
 	}
 }
+
+// TestTimeoutOnSend: -t bounds sending too. With the daemon stopped and
+// its queue full, portrelease -t 1 waited in send (only receiving had a
+// timeout) for as long as the daemon stayed stopped.
+func TestTimeoutOnSend(t *testing.T) {
+	needNetns(t)
+	s := newSetup(t, map[string]string{"a": "7691/tcp\n"})
+	s.mustStart(t)
+	pid := s.daemonPid()
+	syscall.Kill(pid, syscall.SIGSTOP)
+	defer syscall.Kill(pid, syscall.SIGCONT)
+	// Fill the daemon's queue.
+	fd, err := dialAutobound(s.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	list := (&ipc.Request{Op: ipc.OpList}).Marshal()
+	for i := 0; i < 100000; i++ {
+		if err := syscall.Sendto(fd, list, syscall.MSG_DONTWAIT, nil); err != nil {
+			break
+		}
+	}
+	cmd := exec.Command(bin("portrelease"), "-s", s.sock, "-t", "1", "a")
+	done := make(chan result, 1)
+	go func() { done <- runCmd(t, cmd) }()
+	select {
+	case r := <-done:
+		if r.code != 2 || !strings.Contains(r.stderr, "no reply from the daemon within 1000 ms") {
+			t.Errorf("portrelease -t 1 to a stopped daemon with a full queue = %d, %q; want 2, no reply", r.code, r.stderr)
+		}
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("portrelease -t 1 was still waiting after 20 s")
+	}
+}
+
+// TestHandoffWithoutChannelKeepsRelease: a hand-off request the daemon
+// cannot answer leaves a released name released. It cleared the mark, so
+// the next SIGHUP held the name's ports again.
+func TestHandoffWithoutChannelKeepsRelease(t *testing.T) {
+	needNetns(t)
+	s := newSetup(t, map[string]string{"a": "7695/tcp\n", "b": "7696/tcp\n"})
+	s.mustStart(t)
+	if r := s.release(t, "a"); r.code != 0 {
+		t.Fatalf("portrelease a = %d, %q", r.code, r.stderr)
+	}
+	// From an unbound socket, without a channel: nobody can be answered.
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_DGRAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	syscall.Sendto(fd, (&ipc.Request{Op: ipc.OpHandoff, Name: "a"}).Marshal(), 0, &syscall.SockaddrUnix{Name: s.sock})
+	syscall.Close(fd)
+	// A reload, as SIGHUP does, served after the request before it.
+	c, err := ipc.Dial(s.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if r, err := c.Do(ipc.Request{Op: ipc.OpReload}, 5*time.Second); err != nil || r.Status != ipc.StatusOK {
+		t.Fatalf("reload: %+v, %v", r, err)
+	}
+	entries, err := c.List(5 * time.Second)
+	for _, e := range entries {
+		if e.Name == "a" && e.State != ipc.Released {
+			t.Errorf("after a hand-off request without a channel and a reload: a is %v (%v); want released", e.State, err)
+		}
+	}
+	mustBeFree(t, 7695, ipc.TCP)
+}
