@@ -261,9 +261,18 @@ func TestConcurrentHoldAgain(t *testing.T) {
 	for i := 0; i < 8; i++ {
 		mustBeHeld(t, 7670+i, ipc.TCP)
 	}
-	out, _ := exec.Command("pgrep", "-f", "portreserve -c "+s.conf).Output()
-	if n := len(strings.Fields(string(out))); n != 1 {
-		t.Errorf("%d daemons run (%q); want one", n, out)
+	// The daemons: processes whose command line names this setup's
+	// configuration directory.
+	var daemons []string
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		cmdline := readFile(t, "/proc/"+p.Name()+"/cmdline")
+		if strings.HasPrefix(cmdline, "portreserve\x00") && strings.Contains(cmdline, "\x00"+s.conf+"\x00") {
+			daemons = append(daemons, p.Name())
+		}
+	}
+	if len(daemons) != 1 {
+		t.Errorf("daemons running: pids %q; want one", daemons)
 	}
 }
 
