@@ -100,9 +100,12 @@ type Datagram struct {
 }
 
 // OOBSize is the room Receive needs for a datagram's credentials and its
-// reply channel. Descriptors beyond one do not fit: the kernel closes them
-// and flags the datagram (MSG_CTRUNC), and Receive refuses the channel.
-var OOBSize = unix.CmsgSpace(unix.SizeofUcred) + unix.CmsgSpace(4)
+// reply channel, and one descriptor more, so that two are seen as two and
+// refused. Descriptors beyond that do not fit: the kernel closes them and
+// flags the datagram (MSG_CTRUNC), and Receive refuses the channel too.
+// (qemu-user does not pass MSG_CTRUNC on: with room for two, a second
+// descriptor is refused there too.)
+var OOBSize = unix.CmsgSpace(unix.SizeofUcred) + unix.CmsgSpace(2*4)
 
 // Receive blocks until a datagram arrives on fd (the socket from Listen)
 // and returns it, reading into buf and oob (OOBSize bytes), which the
