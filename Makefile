@@ -106,11 +106,11 @@ cross:
 	done
 
 CROSS_TEST_PKGS := ./services/... ./ipc/... ./applets/... ./internal/...
+# 386 runs natively on x86-64 kernels (IA32 emulation): Debian 12's
+# qemu-i386-static crashes in the Go runtime (morestack on g0).
 cross-test:
 	GOARCH=arm64 CGO_ENABLED=0 $(GO) test $(GOTESTFLAGS) -exec qemu-aarch64-static $(CROSS_TEST_PKGS)
 	GOARCH=arm GOARM=7 CGO_ENABLED=0 $(GO) test $(GOTESTFLAGS) -exec qemu-arm-static $(CROSS_TEST_PKGS)
-	# 386 runs natively on x86-64 kernels (IA32 emulation): Debian 12's
-	# qemu-i386-static crashes in the Go runtime (morestack on g0).
 	GOARCH=386 CGO_ENABLED=0 $(GO) test $(GOTESTFLAGS) $(CROSS_TEST_PKGS)
 
 clean:
