@@ -300,6 +300,9 @@ func TestLeastPrivilege(t *testing.T) {
 	}
 	s := newSetup(t, map[string]string{"cups": "631/tcp\n", "rsync": "873/tcp\n"})
 	s.mustStart(t)
+	// The daemon drops its privileges right after readiness, before it
+	// acts on any request: once a list is answered, they are gone.
+	s.waitHeld(t, "cups")
 	want := map[string]string{"CapEff": "0000000000000400", "CapPrm": "0000000000000400", "CapBnd": "0000000000000400",
 		"CapInh": "0000000000000000", "CapAmb": "0000000000000000", "NoNewPrivs": "1"}
 	got := capabilities(t, s.daemonPid())
@@ -332,6 +335,7 @@ func TestLeastPrivilege(t *testing.T) {
 		t.Fatalf("portreserve as uid %d with CAP_NET_BIND_SERVICE = %d, %q; want 0", nobody, r.code, r.stderr)
 	}
 	mustBeHeld(t, 636, ipc.TCP)
+	u.waitHeld(t, "ldap")
 	got = capabilities(t, u.daemonPid())
 	if got["CapEff"] != "0000000000000400" || got["CapPrm"] != "0000000000000400" || got["NoNewPrivs"] != "1" {
 		t.Errorf("uid %d's daemon: %v; want CapEff and CapPrm 400, NoNewPrivs 1", nobody, got)
