@@ -221,7 +221,7 @@ func (d *Datagram) Confirmed(n int, wait time.Duration) error {
 		case err == unix.EINTR:
 			continue
 		case err == unix.EAGAIN:
-			return errors.New("no confirmation within " + wait.String())
+			return errors.New("no confirmation within " + strconv.FormatInt(wait.Milliseconds(), 10) + " ms")
 		case err != nil:
 			return err
 		case m == 0:

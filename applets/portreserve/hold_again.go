@@ -74,7 +74,7 @@ func (d *daemon) joinRunning() int {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	d.log.Error("another portreserve holds " + d.o.pidfile + " but nothing answers on " + d.o.socket + " after " + joinWait.String())
+	d.log.Error("another portreserve holds " + d.o.pidfile + " but nothing answers on " + d.o.socket + " after " + itoa(int(joinWait/time.Second)) + " s")
 	return 2
 }
 
