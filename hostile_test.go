@@ -360,30 +360,9 @@ func TestHostileFlood(t *testing.T) {
 	}
 	s := newSetup(t, files)
 	s.openToOthers()
-	// In the foreground, logging to a file whose lines the test counts,
-	// ready once it writes the newline to descriptor 3.
-	logPath := filepath.Join(s.dir, "log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-	ready, readyW, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	daemon := exec.Command(bin("portreserve"), s.args("-f", "-N", "3")...)
-	daemon.Stderr = logFile
-	daemon.ExtraFiles = []*os.File{readyW}
-	if err := daemon.Start(); err != nil {
-		t.Fatal(err)
-	}
-	readyW.Close()
-	t.Cleanup(func() {
-		daemon.Process.Kill()
-		daemon.Wait()
-	})
-	if _, err := bufio.NewReader(ready).ReadString('\n'); err != nil {
+	// In the foreground, logging to a file whose lines the test counts.
+	daemon, logPath, ready := s.foreground(t, nil)
+	if _, err := ready.ReadString('\n'); err != nil {
 		t.Fatalf("the daemon never got ready: %v", err)
 	}
 	const flood = 15 * time.Second
