@@ -417,7 +417,7 @@ func TestInitSystemd(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := string(unit)
-	for _, want := range []string{"Type=notify", "Before=rpcbind.service", "network.target", "ExecReload=/bin/kill -HUP $MAINPID", "Restart=on-failure"} {
+	for _, want := range []string{"Type=notify", "Before=rpcbind.service", "network.target", "ExecReload=/bin/sh -c 'kill -HUP $MAINPID'", "Restart=on-failure"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("portreserve.service lacks %q", want)
 		}
