@@ -623,14 +623,19 @@ func bootDebian(t *testing.T, init, prefix string) (verdict, log string) {
 	return verdict, log
 }
 
-// TestE2EBootSystemd boots Debian with systemd as PID 1, portreserve.service
-// enabled, and rpcbind and rpc.statd, which call bindresvport at boot:
-// the unit is active once its ports are held, before rpc.statd starts,
-// which lands on a port portreserve leaves free; reload and stop work.
-func TestE2EBootSystemd(t *testing.T) {
-	verdict, log := bootDebian(t, "systemd", "BOOT-SYSTEMD: ")
-	if !strings.HasPrefix(verdict, "BOOT-SYSTEMD: PASS") {
-		t.Fatalf("systemd boot verdict %q; serial log:\n%s", verdict, log)
+// TestE2EBootSystemd and TestE2EBootSysvinit boot Debian with the init
+// system as PID 1, the shipped portreserve service enabled, and rpcbind
+// and rpc.statd, which call bindresvport at boot: portreserve holds its
+// ports before rpc.statd starts, which lands on a port it leaves free;
+// reload and stop work through the init system's own commands.
+func TestE2EBootSystemd(t *testing.T)  { testBoot(t, "systemd") }
+func TestE2EBootSysvinit(t *testing.T) { testBoot(t, "sysvinit") }
+
+func testBoot(t *testing.T, init string) {
+	tag := "BOOT-" + strings.ToUpper(init) + ": "
+	verdict, log := bootDebian(t, init, tag)
+	if !strings.HasPrefix(verdict, tag+"PASS") {
+		t.Fatalf("%s boot verdict %q; serial log:\n%s", init, verdict, log)
 	}
-	t.Logf("systemd boot: %s", strings.TrimPrefix(verdict, "BOOT-SYSTEMD: "))
+	t.Logf("%s boot: %s", init, strings.TrimPrefix(verdict, tag))
 }

@@ -26,9 +26,16 @@ systemd)
 	install -m 0644 "$scripts/systemd/portreserve.service" "$root/etc/systemd/system/"
 	ln -s ../portreserve.service "$wants/portreserve.service"
 	ln -s /lib/systemd/system/rpc-statd.service "$wants/rpc-statd.service"
-	install -m 0755 "$here/systemd-check" "$root/usr/local/sbin/boottest"
+	install -m 0755 "$here/boot-check" "$root/usr/local/sbin/boottest"
 	install -m 0644 "$here/boottest.service" "$root/etc/systemd/system/"
 	ln -s ../boottest.service "$wants/boottest.service"
+	;;
+sysvinit)
+	install -m 0755 "$scripts/sysvinit/portreserve" "$root/etc/init.d/portreserve"
+	install -m 0755 "$here/boot-check" "$root/usr/local/sbin/boottest"
+	install -m 0755 "$here/boottest.init" "$root/etc/init.d/boottest"
+	chroot "$root" update-rc.d portreserve defaults
+	chroot "$root" update-rc.d boottest defaults
 	;;
 esac
 rm -f "$out"
