@@ -623,13 +623,15 @@ func bootDebian(t *testing.T, init, prefix string) (verdict, log string) {
 	return verdict, log
 }
 
-// TestE2EBootSystemd and TestE2EBootSysvinit boot Debian with the init
+// TestE2EBootSystemd, TestE2EBootSysvinit and TestE2EBootOpenRC boot
+// Debian with the init
 // system as PID 1, the shipped portreserve service enabled, and rpcbind
 // and rpc.statd, which call bindresvport at boot: portreserve holds its
 // ports before rpc.statd starts, which lands on a port it leaves free;
 // reload and stop work through the init system's own commands.
 func TestE2EBootSystemd(t *testing.T)  { testBoot(t, "systemd") }
 func TestE2EBootSysvinit(t *testing.T) { testBoot(t, "sysvinit") }
+func TestE2EBootOpenRC(t *testing.T)   { testBoot(t, "openrc") }
 
 func testBoot(t *testing.T, init string) {
 	tag := "BOOT-" + strings.ToUpper(init) + ": "

@@ -225,7 +225,7 @@ func TestInitOpenRC(t *testing.T) {
 				return runCmd(t, cmd)
 			}
 			r := rc("scripts/openrc/portreserve", "depend")
-			for _, want := range []string{"need localmount", "before rpcbind portmap nfs"} {
+			for _, want := range []string{"use localmount", "after mountall", "before rpcbind portmap nfs"} {
 				if !strings.Contains(r.stdout, want) {
 					t.Errorf("depend() = %q; want %q", r.stdout, want)
 				}

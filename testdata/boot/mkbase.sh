@@ -4,13 +4,14 @@
 # make e2e boots under qemu with INIT as PID 1: the init system, rpcbind
 # and rpc.statd (which call bindresvport at boot), iproute2 for ss. It needs
 # the network, so .ci/run builds it once, before the tests, and passes it
-# in PORTRESERVE_TEST_ROOT_SYSTEMD (_SYSVINIT); mkimage.sh adds the
+# in PORTRESERVE_TEST_ROOT_SYSTEMD (_SYSVINIT, _OPENRC); mkimage.sh adds the
 # project to a copy.
 set -eu
 init=$1 dir=$2
 case $init in
 systemd) pkgs=systemd,systemd-sysv,udev,iproute2,rpcbind,nfs-common ;;
 sysvinit) pkgs=sysvinit-core,initscripts,iproute2,rpcbind,nfs-common ;;
+openrc) pkgs=sysvinit-core,openrc,initscripts,iproute2,rpcbind,nfs-common ;;
 *) echo "mkbase.sh: unknown init $init" >&2; exit 2 ;;
 esac
 mmdebstrap --quiet --variant=apt --include="$pkgs" --mode=root --format=directory \

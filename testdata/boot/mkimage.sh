@@ -37,6 +37,14 @@ sysvinit)
 	chroot "$root" update-rc.d portreserve defaults
 	chroot "$root" update-rc.d boottest defaults
 	;;
+openrc)
+	# Debian's OpenRC starts rpcbind and nfs-common in sysinit.
+	install -m 0755 "$scripts/openrc/portreserve" "$root/etc/init.d/portreserve"
+	chroot "$root" rc-update add portreserve sysinit
+	install -m 0755 "$here/boot-check" "$root/usr/local/sbin/boottest"
+	printf '#!/bin/sh\n/usr/local/sbin/boottest openrc\n' > "$root/etc/rc.local"
+	chmod 0755 "$root/etc/rc.local"
+	;;
 esac
 rm -f "$out"
 mke2fs -q -t ext4 -d "$root" "$out" 1G
