@@ -435,3 +435,41 @@ func TestHandoffWithoutChannelKeepsRelease(t *testing.T) {
 	}
 	mustBeFree(t, 7695, ipc.TCP)
 }
+
+// TestJournalPriorities: when stderr is systemd's journal ($JOURNAL_STREAM
+// names it), lines carry the sd-daemon priority prefix and no doubled
+// "portreserve:" (the journal names the program already), so that
+// journalctl -p warning shows a failed hold. They went to the journal at
+// priority info.
+func TestJournalPriorities(t *testing.T) {
+	needNetns(t)
+	s := newSetup(t, map[string]string{"a": "7701/tcp\n", "b": "7702/tcp\n"})
+	taken := bindHere(t, 7701, ipc.TCP)
+	defer syscall.Close(taken)
+	logFile, err := os.Create(filepath.Join(s.dir, "journal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	var st syscall.Stat_t
+	syscall.Fstat(int(logFile.Fd()), &st)
+	ready, readyW, _ := os.Pipe()
+	defer ready.Close()
+	cmd := exec.Command(bin("portreserve"), s.args("-f", "-N", "3")...)
+	cmd.Env = append(os.Environ(), "JOURNAL_STREAM="+strconv.FormatUint(st.Dev, 10)+":"+strconv.FormatUint(st.Ino, 10))
+	cmd.Stderr = logFile
+	cmd.ExtraFiles = []*os.File{readyW}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	readyW.Close()
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	if _, err := bufio.NewReader(ready).ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	log := readFile(t, logFile.Name())
+	if !strings.Contains(log, "<3>a: 7701/tcp ("+s.conf+"/a:1): cannot hold: address already in use\n") ||
+		!strings.Contains(log, "<6>holding 1 ports for 2 names\n") || strings.Contains(log, "portreserve:") {
+		t.Errorf("journal stream:\n%s\nwant <3> before the failed hold, <6> before the rest, no \"portreserve:\"", log)
+	}
+}

@@ -54,6 +54,7 @@ type daemon struct {
 func newDaemon(o options, statusFd int, env *applets.Env) *daemon {
 	log := logger.New("portreserve")
 	log.Stderr = env.Stderr
+	log.Journal = statusFd < 0 && logger.IsJournal(2, env.Getenv("JOURNAL_STREAM"))
 	log.Verbose = o.debug
 	if statusFd >= 0 {
 		// Detached: the caller's terminal sees problems only, until

@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -42,6 +43,11 @@ type Logger struct {
 	// StderrMax is the least severe level written to Stderr (Debug,
 	// the zero value, writes everything); syslog gets every level.
 	StderrMax int
+	// Journal says Stderr is systemd's journal: lines then start with
+	// the sd-daemon(3) priority prefix ("<3>", "<4>", "<6>"), so that
+	// journalctl -p warning finds them, and without the tag, which the
+	// journal shows already.
+	Journal bool
 
 	// SyslogPath and KmsgPath are where syslog and the kernel log are;
 	// Syslog uses them when set, "/dev/log" and "/dev/kmsg" by default.
@@ -86,7 +92,10 @@ func (l *Logger) Log(severity int, msg string) {
 	defer l.mu.Unlock()
 	if l.Stderr != nil && (l.StderrMax == 0 || severity <= l.StderrMax) {
 		prefix := l.Tag + ": "
-		if severity == Warning {
+		switch {
+		case l.Journal:
+			prefix = "<" + strconv.Itoa(severity) + ">"
+		case severity == Warning:
 			prefix += "warning: "
 		}
 		io.WriteString(l.Stderr, prefix+msg+"\n")
@@ -157,4 +166,21 @@ func (l *Logger) connect() bool {
 	}
 	l.open, l.fd, l.kmsg, l.stream = true, fd, true, false
 	return true
+}
+
+// IsJournal reports whether descriptor fd is the stream that systemd
+// connected to its journal, as $JOURNAL_STREAM ("DEVICE:INODE", the value
+// given) says: systemd sets it for a service whose output goes to the
+// journal, and the descriptor must still be that stream (a redirection in
+// between makes it something else).
+func IsJournal(fd int, journalStream string) bool {
+	dev, ino, ok := strings.Cut(journalStream, ":")
+	if !ok {
+		return false
+	}
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil {
+		return false
+	}
+	return dev == strconv.FormatUint(uint64(st.Dev), 10) && ino == strconv.FormatUint(st.Ino, 10)
 }

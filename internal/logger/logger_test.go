@@ -128,3 +128,33 @@ func TestLimiter(t *testing.T) {
 		t.Errorf("in a new window: %q; want the message", got)
 	}
 }
+
+func TestJournal(t *testing.T) {
+	var out bytes.Buffer
+	l := &Logger{Tag: "portreserve", Stderr: &out, Journal: true}
+	l.Error("cups: 631/tcp: cannot hold: address already in use")
+	l.Warn("w")
+	l.Info("i")
+	if got, want := out.String(), "<3>cups: 631/tcp: cannot hold: address already in use\n<4>w\n<6>i\n"; got != want {
+		t.Errorf("journal lines %q; want %q", got, want)
+	}
+}
+
+func TestIsJournal(t *testing.T) {
+	f, err := os.CreateTemp(t.TempDir(), "stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var st unix.Stat_t
+	unix.Fstat(int(f.Fd()), &st)
+	stream := strconv.FormatUint(uint64(st.Dev), 10) + ":" + strconv.FormatUint(st.Ino, 10)
+	for _, tt := range []struct {
+		value string
+		want  bool
+	}{{stream, true}, {"", false}, {"1:2", false}, {"garbage", false}} {
+		if got := IsJournal(int(f.Fd()), tt.value); got != tt.want {
+			t.Errorf("IsJournal(fd, %q) = %v; want %v", tt.value, got, tt.want)
+		}
+	}
+}
