@@ -48,6 +48,9 @@ func dropPrivileges() error {
 		return os.NewSyscallError("capget", err)
 	}
 	keep := data[0].Permitted & (1 << keptCapability)
+	if data[0].Permitted == keep && data[0].Effective == keep && data[0].Inheritable == 0 && data[1] == (unix.CapUserData{}) {
+		return nil // nothing more to drop: a service manager did it
+	}
 	data[0] = unix.CapUserData{Effective: keep, Permitted: keep}
 	data[1] = unix.CapUserData{}
 	if _, _, e := syscall.AllThreadsSyscall(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0); e != 0 {
