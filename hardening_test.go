@@ -410,7 +410,7 @@ func TestSocketAndPidfileSecurity(t *testing.T) {
 		{"socket directory writable by others", func() {
 			os.Mkdir(filepath.Dir(other.sock), 0o777)
 			os.Chmod(filepath.Dir(other.sock), 0o777)
-		}, "writable by others; refusing it"},
+		}, "writable by every user; refusing it"},
 	} {
 		os.Remove(other.pidfile)
 		os.RemoveAll(filepath.Dir(other.sock))

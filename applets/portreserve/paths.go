@@ -11,23 +11,11 @@ import (
 )
 
 // checkSocketDir refuses a socket directory that another user could have
-// prepared: a symbolic link (Lstat: never followed), a directory owned by
-// another user, or one that others may write to (they could replace the
-// socket), unless it is sticky like /tmp; and the same of every directory
-// above it (pathsafe: a directory of another user's above it lets that
-// user replace the whole tree).
+// prepared: a symbolic link (Lstat: never followed), not a directory, or a
+// directory that pathsafe finds another user could replace the socket in,
+// or, for a directory above it, the whole tree: owned by another user, or
+// writable by others unless sticky like /tmp.
 func checkSocketDir(dir string) error {
-	if err := checkLeaf(dir); err != nil {
-		return err
-	}
-	if problems := pathsafe.Dirs(filepath.Dir(dir), os.Geteuid()); len(problems) > 0 {
-		return &os.PathError{Op: "socket directory", Path: dir, Err: errors.New("above it, " + problems[0].Error() + "; refusing it")}
-	}
-	return nil
-}
-
-// checkLeaf is checkSocketDir for the directory itself.
-func checkLeaf(dir string) error {
 	var st unix.Stat_t
 	if err := unix.Lstat(dir, &st); err != nil {
 		return &os.PathError{Op: "stat", Path: dir, Err: err}
@@ -40,12 +28,15 @@ func checkLeaf(dir string) error {
 		return refuse("a symbolic link")
 	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
 		return refuse("not a directory")
-	case int(st.Uid) != os.Geteuid() && st.Uid != 0:
-		return refuse("owned by uid " + itoa(int(st.Uid)))
-	case st.Mode&0o022 != 0 && st.Mode&unix.S_ISVTX == 0:
-		return refuse("writable by others")
 	}
-	return nil
+	problems := pathsafe.Dirs(dir, os.Geteuid())
+	switch {
+	case len(problems) == 0:
+		return nil
+	case problems[0].Dir == filepath.Clean(dir):
+		return refuse(problems[0].Why)
+	}
+	return refuse("above it, " + problems[0].Error())
 }
 
 // mkdirParents creates dir and any missing parent, mode 0755, as an empty
