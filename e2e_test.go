@@ -442,15 +442,28 @@ func needKernel(t *testing.T) (kernel, busybox string) {
 	return kernel, staticBusybox(t)
 }
 
-// boot boots kernel with initrd under qemu and returns the serial log.
+// boot boots kernel under qemu with the kernel command line cmdline and
+// the extra arguments (an -initrd, a disk), and returns the serial log.
 // Software emulation only, always under a timeout; QEMU's own exit status
 // says nothing about the guest: the serial log does.
-func boot(kernel, initrd string, seconds, memoryMB int) string {
-	cmd := exec.Command("timeout", strconv.Itoa(seconds), "qemu-system-x86_64", "-accel", "tcg",
+func boot(kernel string, seconds, memoryMB int, cmdline string, extra ...string) string {
+	args := append([]string{strconv.Itoa(seconds), "qemu-system-x86_64", "-accel", "tcg",
 		"-m", strconv.Itoa(memoryMB), "-nographic", "-no-reboot",
-		"-kernel", kernel, "-initrd", initrd, "-append", "console=ttyS0 panic=-1 quiet")
-	out, _ := cmd.CombinedOutput()
+		"-kernel", kernel, "-append", cmdline + " console=ttyS0 panic=-1 quiet"}, extra...)
+	out, _ := exec.Command("timeout", args...).CombinedOutput()
 	return string(out)
+}
+
+// verdict returns the last line of a serial log that holds prefix, from
+// prefix on ("" for none): a guest's own report of what it found.
+func verdict(log, prefix string) string {
+	v := ""
+	for _, line := range strings.Split(log, "\n") {
+		if i := strings.Index(line, prefix); i >= 0 {
+			v = strings.TrimSpace(line[i:])
+		}
+	}
+	return v
 }
 
 func TestE2EInitramfs(t *testing.T) {
@@ -459,17 +472,12 @@ func TestE2EInitramfs(t *testing.T) {
 	if out, err := exec.Command("sh", "scripts/initramfs/mkinitramfs.sh", initrd, bin("portreserve"), busybox).CombinedOutput(); err != nil {
 		t.Fatalf("mkinitramfs.sh: %v\n%s", err, out)
 	}
-	out := boot(kernel, initrd, 180, 256)
-	var verdict string
-	for _, line := range strings.Split(out, "\n") {
-		if strings.HasPrefix(line, "PORTRESERVE-INITRAMFS: ") {
-			verdict = strings.TrimSpace(line)
-		}
+	out := boot(kernel, 180, 256, "", "-initrd", initrd)
+	v := verdict(out, "PORTRESERVE-INITRAMFS: ")
+	if !strings.HasPrefix(v, "PORTRESERVE-INITRAMFS: PASS") {
+		t.Fatalf("initramfs verdict %q; serial log:\n%s", v, out)
 	}
-	if !strings.HasPrefix(verdict, "PORTRESERVE-INITRAMFS: PASS") {
-		t.Fatalf("initramfs verdict %q; serial log:\n%s", verdict, out)
-	}
-	t.Logf("initramfs: %s", strings.TrimPrefix(verdict, "PORTRESERVE-INITRAMFS: "))
+	t.Logf("initramfs: %s", strings.TrimPrefix(v, "PORTRESERVE-INITRAMFS: "))
 }
 
 func TestE2EForeignArch(t *testing.T) {
@@ -573,22 +581,18 @@ func TestE2EKernelTimeWait(t *testing.T) {
 	if out, err := exec.Command("sh", "testdata/kerneltest/mkinitramfs.sh", initrd, busybox, binDir, testbin, tests).CombinedOutput(); err != nil {
 		t.Fatalf("mkinitramfs.sh: %v\n%s", err, out)
 	}
-	out := boot(kernel, initrd, 400, 512)
-	var verdict string
+	out := boot(kernel, 400, 512, "", "-initrd", initrd)
+	v := verdict(out, "KERNELTEST: ")
+	if !strings.HasPrefix(v, "KERNELTEST: PASS") {
+		t.Fatalf("kernel test verdict %q; serial log:\n%s", v, out)
+	}
 	var logs []string
 	for _, line := range strings.Split(out, "\n") {
-		line = strings.TrimSpace(line)
-		switch {
-		case strings.HasPrefix(line, "KERNELTEST: "):
-			verdict = line
-		case strings.HasPrefix(line, "restart_test.go:"):
+		if line = strings.TrimSpace(line); strings.HasPrefix(line, "restart_test.go:") {
 			logs = append(logs, line)
 		}
 	}
-	if !strings.HasPrefix(verdict, "KERNELTEST: PASS") {
-		t.Fatalf("kernel test verdict %q; serial log:\n%s", verdict, out)
-	}
-	t.Logf("kernel tests: %s; %s", strings.TrimPrefix(verdict, "KERNELTEST: "), strings.Join(logs, "; "))
+	t.Logf("kernel tests: %s; %s", strings.TrimPrefix(v, "KERNELTEST: "), strings.Join(logs, "; "))
 }
 
 // bootDebian boots the Debian 12 root built for init by
@@ -597,7 +601,7 @@ func TestE2EKernelTimeWait(t *testing.T) {
 // with the project added by mkimage.sh, under qemu with Debian's cloud
 // kernel (NVMe and ext4 are built in: no initramfs). It returns the
 // verdict line that starts with prefix, and the serial log.
-func bootDebian(t *testing.T, init, prefix string) (verdict, log string) {
+func bootDebian(t *testing.T, init, prefix string) (v, log string) {
 	t.Helper()
 	kernel, _ := needKernel(t)
 	env := "PORTRESERVE_TEST_ROOT_" + strings.ToUpper(init)
@@ -610,24 +614,16 @@ func bootDebian(t *testing.T, init, prefix string) (verdict, log string) {
 	if out, err := exec.Command("sh", "testdata/boot/mkimage.sh", init, base, img, binDir, "scripts").CombinedOutput(); err != nil {
 		t.Fatalf("mkimage.sh %s: %v\n%s", init, err, out)
 	}
-	cmd := exec.Command("timeout", "400", "qemu-system-x86_64", "-accel", "tcg", "-m", "1024", "-nographic", "-no-reboot",
-		"-kernel", kernel, "-append", "root=/dev/nvme0n1 rw console=ttyS0 panic=-1 quiet",
+	log = boot(kernel, 400, 1024, "root=/dev/nvme0n1 rw",
 		"-drive", "file="+img+",if=none,id=d0,format=raw", "-device", "nvme,serial=boot,drive=d0")
-	out, _ := cmd.CombinedOutput()
-	log = string(out)
-	for _, line := range strings.Split(log, "\n") {
-		if i := strings.Index(line, prefix); i >= 0 {
-			verdict = strings.TrimSpace(line[i:])
-		}
-	}
-	return verdict, log
+	return verdict(log, prefix), log
 }
 
 // TestE2EBootSystemd, TestE2EBootSysvinit and TestE2EBootOpenRC boot
-// Debian with the init
-// system as PID 1, the shipped portreserve service enabled, and rpcbind
-// and rpc.statd, which call bindresvport at boot: portreserve holds its
-// ports before rpc.statd starts, which lands on a port it leaves free;
+// Debian with the init system as PID 1, the shipped portreserve service
+// enabled, and rpcbind and rpc.statd, which call bindresvport at boot:
+// portreserve holds its ports before rpc.statd starts, which lands on a
+// port it leaves free;
 // reload and stop work through the init system's own commands.
 func TestE2EBootSystemd(t *testing.T)  { testBoot(t, "systemd") }
 func TestE2EBootSysvinit(t *testing.T) { testBoot(t, "sysvinit") }
@@ -635,9 +631,9 @@ func TestE2EBootOpenRC(t *testing.T)   { testBoot(t, "openrc") }
 
 func testBoot(t *testing.T, init string) {
 	tag := "BOOT-" + strings.ToUpper(init) + ": "
-	verdict, log := bootDebian(t, init, tag)
-	if !strings.HasPrefix(verdict, tag+"PASS") {
-		t.Fatalf("%s boot verdict %q; serial log:\n%s", init, verdict, log)
+	v, log := bootDebian(t, init, tag)
+	if !strings.HasPrefix(v, tag+"PASS") {
+		t.Fatalf("%s boot verdict %q; serial log:\n%s", init, v, log)
 	}
-	t.Logf("%s boot: %s", init, strings.TrimPrefix(verdict, tag))
+	t.Logf("%s boot: %s", init, strings.TrimPrefix(v, tag))
 }
