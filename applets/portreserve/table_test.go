@@ -187,3 +187,35 @@ func TestTablePage(t *testing.T) {
 		t.Errorf("pages gave %d entries, last %+v; want 70 ending with 1069", len(all), all[len(all)-1])
 	}
 }
+
+// TestTableTakeBack: a hand-off that does not reach the client is undone
+// whole: every state as before (a kept name stays kept, a name sharing the
+// port is held again), the socket back in the table, the name not
+// released.
+func TestTableTakeBack(t *testing.T) {
+	f := newFake(t)
+	tab := newTable(f.hold)
+	tab.load(cfg("a", []int{1000, 1001}, "b", []int{1000}, "k", []int{2000}))
+	tab.bindAll()
+	if _, known := tab.handoff("k", true); !known { // k: kept by an earlier hand-off
+		t.Fatal("handoff(k) unknown")
+	}
+	states := func() map[string]ipc.State {
+		m := map[string]ipc.State{}
+		for _, e := range tab.entries {
+			m[e.name+" "+strconv.Itoa(int(e.port))] = e.state
+		}
+		return m
+	}
+	before, held := states(), tab.held()
+	for _, keep := range []bool{false, true} {
+		for _, name := range []string{"a", "k"} {
+			hs, _ := tab.handoff(name, keep)
+			tab.takeBack(name, hs)
+			if got := states(); !reflect.DeepEqual(got, before) || tab.held() != held || tab.released[name] {
+				t.Errorf("handoff(%s, keep %v) then takeBack: states %v, %d held, released %v; want %v, %d, false",
+					name, keep, got, tab.held(), tab.released[name], before, held)
+			}
+		}
+	}
+}
