@@ -472,4 +472,60 @@ func TestJournalPriorities(t *testing.T) {
 		!strings.Contains(log, "<6>holding 1 ports for 2 names\n") || strings.Contains(log, "portreserve:") {
 		t.Errorf("journal stream:\n%s\nwant <3> before the failed hold, <6> before the rest, no \"portreserve:\"", log)
 	}
+	// portreserve NAME from a unit's ExecStopPost: its stderr is that
+	// unit's journal stream.
+	code, out := journalRun(t, nil, s.args("a")...)
+	if want := "<3>a: 7701/tcp: cannot hold: address already in use\n"; code != 1 || out != want {
+		t.Errorf("portreserve a into the journal: exit %d, %q; want 1, %q", code, out, want)
+	}
+}
+
+// journalRun runs portreserve with args, its stderr a file that
+// $JOURNAL_STREAM names as the journal's stream, and the variables env
+// added; it returns the exit status and what it wrote there.
+func journalRun(t *testing.T, env []string, args ...string) (int, string) {
+	t.Helper()
+	f, err := os.Create(filepath.Join(t.TempDir(), "journal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var st syscall.Stat_t
+	syscall.Fstat(int(f.Fd()), &st)
+	cmd := exec.Command(bin("portreserve"), args...)
+	cmd.Env = append(append(os.Environ(), "JOURNAL_STREAM="+strconv.FormatUint(st.Dev, 10)+":"+strconv.FormatUint(st.Ino, 10)), env...)
+	cmd.Stderr = f
+	err = cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return code, readFile(t, f.Name())
+}
+
+// TestHoldFromOtherUnit: cups.service's ExecStopPost=portreserve cups
+// with portreserve.service stopped started a daemon in cups' cgroup, which
+// systemd killed, leaving 631 unguarded without a word. Inside a unit
+// ($INVOCATION_ID) with no daemon running, portreserve NAME now starts
+// none: it says so at warning priority and exits 0, as portrelease does
+// with no daemon. Outside a unit it still starts one.
+func TestHoldFromOtherUnit(t *testing.T) {
+	needNetns(t)
+	s := newSetup(t, map[string]string{"cups": "7711/tcp\n"})
+	code, out := journalRun(t, []string{"INVOCATION_ID=0123456789abcdef0123456789abcdef"}, s.args("cups")...)
+	if code != 0 || !strings.HasPrefix(out, "<4>cups: not held: no portreserve daemon runs") || !strings.Contains(out, "systemctl start portreserve") {
+		t.Errorf("portreserve cups in a unit, no daemon: exit %d, %q; want 0 and a <4> line saying why and what to do", code, out)
+	}
+	if _, err := os.Stat(s.pidfile); !os.IsNotExist(err) {
+		t.Errorf("portreserve cups in a unit left a daemon (pidfile: %v)", err)
+	}
+	if r := run(t, "portreserve", s.args("cups")...); r.code != 0 {
+		t.Fatalf("portreserve cups outside a unit: %v", r)
+	}
+	t.Cleanup(func() { s.kill() })
+	if r := s.check(t, "-n", "--no-probe"); !strings.Contains(r.stdout, "7711") || !strings.Contains(r.stdout, "held") {
+		t.Errorf("portreserve cups outside a unit held nothing:\n%s", r.stdout)
+	}
 }

@@ -2,11 +2,14 @@ package portreserve
 
 import (
 	"errors"
-	"io"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
+	"portreserve/applets"
+	"portreserve/internal/logger"
+	"portreserve/internal/rawfs"
 	"portreserve/ipc"
 )
 
@@ -14,16 +17,24 @@ import (
 // daemon.
 const holdTimeout = 5 * time.Second
 
+// clientLog is the logger of portreserve NAME asking a daemon: stderr,
+// with sd-daemon priority prefixes when that is the journal (a unit's
+// ExecStopPost), so that journalctl -p warning finds a failed hold.
+func clientLog(env *applets.Env) *logger.Logger {
+	log := logger.New("portreserve")
+	log.Stderr = env.Stderr
+	log.Journal = logger.IsJournal(2, env.Getenv("JOURNAL_STREAM"))
+	return log
+}
+
 // holdRunning asks a running daemon to hold o.only again and returns the
 // exit status. asked is false when no daemon runs: then one must start.
-func holdRunning(o options, stderr io.Writer) (code int, asked bool) {
+func holdRunning(o options, log *logger.Logger) (code int, asked bool) {
 	conn, err := ipc.Dial(o.socket)
 	if errors.Is(err, ipc.ErrNoDaemon) {
 		return 0, false
 	}
-	fail := func(msg string) {
-		io.WriteString(stderr, "portreserve: "+msg+"\n")
-	}
+	fail := log.Error
 	if err != nil {
 		fail(err.Error())
 		return 2, true
@@ -69,7 +80,7 @@ const joinWait = 10 * time.Second
 func (d *daemon) joinRunning() int {
 	deadline := time.Now().Add(joinWait)
 	for time.Now().Before(deadline) {
-		if code, asked := holdRunning(d.o, d.env.Stderr); asked {
+		if code, asked := holdRunning(d.o, clientLog(d.env)); asked {
 			return code
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -119,4 +130,47 @@ func reportFailed(conn *ipc.Conn, name string, fail func(string)) {
 // errnoText is the message of an errno the daemon reported.
 func errnoText(errno uint32) string {
 	return syscall.Errno(errno).Error()
+}
+
+// serviceUnit returns the systemd service unit that this process runs in
+// ("cups.service"), or "" when it runs in none: systemd sets
+// $INVOCATION_ID for the processes of a unit, and /proc/self/cgroup names
+// its cgroup (the unified hierarchy's "0::" line, or the name=systemd
+// one).
+func serviceUnit(env *applets.Env) string {
+	if env.Getenv("INVOCATION_ID") == "" {
+		return ""
+	}
+	unit := "a systemd unit"
+	b, err := rawfs.ReadFile("/proc/self/cgroup", 1<<16)
+	if err != nil {
+		return unit
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, "0::") && !strings.Contains(line, ":name=systemd:") {
+			continue
+		}
+		last := line[strings.LastIndexByte(line, '/')+1:]
+		if strings.HasSuffix(last, ".service") {
+			return last
+		}
+	}
+	return unit
+}
+
+// refuseInUnit is portreserve NAME with no daemon running, from inside
+// another service unit (cups.service's ExecStopPost=portreserve cups once
+// portreserve.service was stopped): a daemon started there would live in
+// that unit's cgroup, and systemd kills it when the unit stops or with
+// it. It says so at warning priority and returns true; the exit status
+// is then 0, as portrelease's is with no daemon: the names stay unheld
+// because portreserve.service was stopped, which the unit stopping did
+// not cause.
+func refuseInUnit(o options, env *applets.Env, log *logger.Logger) bool {
+	unit := serviceUnit(env)
+	if unit == "" || unit == "portreserve.service" {
+		return false
+	}
+	log.Warn(strings.Join(o.only, " ") + ": not held: no portreserve daemon runs (is portreserve.service stopped?), and one started from " + unit + " would live in its cgroup and be killed with it; systemctl start portreserve holds them")
+	return true
 }

@@ -117,8 +117,12 @@ func Main(args []string, env *applets.Env) int {
 	status := statusFd(env)
 	if len(o.only) > 0 && status < 0 {
 		// A daemon that runs already holds the names again itself.
-		if code, asked := holdRunning(o, env.Stderr); asked {
+		log := clientLog(env)
+		if code, asked := holdRunning(o, log); asked {
 			return code
+		}
+		if !o.foreground && refuseInUnit(o, env, log) {
+			return 0
 		}
 	}
 	if !o.foreground && status < 0 {

@@ -9,9 +9,9 @@
 set -eu
 init=$1 dir=$2
 case $init in
-systemd) pkgs=systemd,systemd-sysv,udev,iproute2,rpcbind,nfs-common ;;
-sysvinit) pkgs=sysvinit-core,initscripts,iproute2,rpcbind,nfs-common ;;
-openrc) pkgs=sysvinit-core,openrc,initscripts,iproute2,rpcbind,nfs-common ;;
+systemd) pkgs=systemd,systemd-sysv,udev,iproute2,rpcbind,nfs-common,cups-daemon,curl ;;
+sysvinit) pkgs=sysvinit-core,initscripts,iproute2,rpcbind,nfs-common,cups-daemon,curl ;;
+openrc) pkgs=sysvinit-core,openrc,initscripts,iproute2,rpcbind,nfs-common,cups-daemon,curl ;;
 *) echo "mkbase.sh: unknown init $init" >&2; exit 2 ;;
 esac
 mmdebstrap --quiet --variant=apt --include="$pkgs" --mode=root --format=directory \
