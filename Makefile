@@ -8,7 +8,10 @@
 #   make e2e        end-to-end tests against libtirpc and rpcbind (CI runs this
 #                   too; needs gcc, libtirpc-dev, rpcbind: see README.md)
 #   make demo       build and run the example in a private network namespace
-#   make install    install into $(DESTDIR)$(PREFIX)/sbin and share/man
+#   make install    the binary and its links into $(SBINDIR), the man pages,
+#                   the init scripts and examples into $(DATADIR)
+#   make install-systemd | install-sysvinit | install-openrc
+#                   the service definition for one init system, in place
 #   make check-build  prove the build static and reproducible, report its size
 #   make cross      static binaries for arm64, armv7, 386, riscv64, mipsle,
 #                   ppc64le in build/cross/ARCH/, with their sizes
@@ -20,6 +23,18 @@
 GO      ?= go
 PREFIX  ?= /usr/local
 DESTDIR ?=
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR  ?= $(PREFIX)/share/man
+DATADIR ?= $(PREFIX)/share/portreserve
+SYSCONFDIR ?= /etc
+# systemd looks for units in /usr/local/lib/systemd/system as well.
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+# The scripts in scripts/ name /usr/sbin/portreserve (and portrelease,
+# portreserve-check), where a distribution puts them; their installed
+# copies name $(SBINDIR) instead.
+SUBST := sed 's|/usr/sbin/port|$(SBINDIR)/port|g'
+# What make install copies, with SUBST, into $(DATADIR).
+SCRIPT_DIRS := systemd sysvinit openrc runit s6 cups example
 BUILD   := build
 # Static, no cgo; no paths, build id or VCS stamp in the binary, so that
 # two builds of one tree give identical bytes.
@@ -32,7 +47,7 @@ APPLETS := portrelease portreserve-check
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(BUILD)/tools/staticcheck
 
-.PHONY: all build test tools e2e fuzz bench demo install clean check-build cross cross-test
+.PHONY: all build test tools e2e fuzz bench demo install install-systemd install-sysvinit install-openrc clean check-build cross cross-test
 
 all: build
 
@@ -74,12 +89,27 @@ demo: build
 	sh scripts/demo.sh $(BUILD)
 
 install: build
-	install -d $(DESTDIR)$(PREFIX)/sbin
-	install -m 0755 $(BUILD)/portreserve $(DESTDIR)$(PREFIX)/sbin/portreserve
-	for a in $(APPLETS); do ln -sf portreserve $(DESTDIR)$(PREFIX)/sbin/$$a; done
-	install -d $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/man/man5
-	install -m 0644 doc/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
-	install -m 0644 doc/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/portreserve
+	install -m 0755 $(BUILD)/portreserve $(DESTDIR)$(SBINDIR)/portreserve
+	for a in $(APPLETS); do ln -sf portreserve $(DESTDIR)$(SBINDIR)/$$a; done
+	install -d $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
+	install -m 0644 doc/*.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 doc/*.5 $(DESTDIR)$(MANDIR)/man5/
+	cd scripts && find $(SCRIPT_DIRS) -type f | while read -r f; do \
+	  mode=0644; [ -x "$$f" ] && mode=0755; \
+	  install -d "$(DESTDIR)$(DATADIR)/$$(dirname "$$f")" && \
+	  $(SUBST) "$$f" > "$(DESTDIR)$(DATADIR)/$$f" && chmod $$mode "$(DESTDIR)$(DATADIR)/$$f" || exit 1; \
+	done
+
+install-systemd:
+	install -d $(DESTDIR)$(UNITDIR)
+	$(SUBST) scripts/systemd/portreserve.service > $(DESTDIR)$(UNITDIR)/portreserve.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/portreserve.service
+
+install-sysvinit install-openrc:
+	install -d $(DESTDIR)$(SYSCONFDIR)/init.d
+	$(SUBST) scripts/$(@:install-%=%)/portreserve > $(DESTDIR)$(SYSCONFDIR)/init.d/portreserve
+	chmod 0755 $(DESTDIR)$(SYSCONFDIR)/init.d/portreserve
 
 check-build:
 	$(GOBUILD) -o $(BUILD)/.repro1 .

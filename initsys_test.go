@@ -51,7 +51,14 @@ func fakeCupsd(t *testing.T, dir string) string {
 	t.Helper()
 	pidfile := filepath.Join(dir, "cupsd.pid")
 	script := filepath.Join(dir, "cupsd")
-	text := "#!/bin/sh\n" + envServe + "=631 " + filepath.Join(binDir, "portreserve.test") +
+	// The server runs under the name cupsd, as the scripts check in
+	// /proc/PID/comm before they signal the pid of a pidfile.
+	server := filepath.Join(dir, "sbin", "cupsd")
+	os.Mkdir(filepath.Dir(server), 0o755)
+	if err := os.Symlink(filepath.Join(binDir, "portreserve.test"), server); err != nil {
+		t.Fatal(err)
+	}
+	text := "#!/bin/sh\n" + envServe + "=631 " + server +
 		" </dev/null >/dev/null 2>&1 &\necho $! > " + pidfile + "\n"
 	if err := os.WriteFile(script, []byte(text), 0o755); err != nil {
 		t.Fatal(err)
@@ -182,8 +189,8 @@ func TestInitLSB(t *testing.T) {
 				t.Errorf("start after kill -9 = %d, %q", r.code, r.stderr)
 			}
 			mustBeHeld(t, 892, ipc.TCP)
-			if r := script("bogus"); r.code != 2 {
-				t.Errorf("bogus action = %d; want 2", r.code)
+			if r := script("bogus"); r.code != 3 {
+				t.Errorf("bogus action = %d; want 3 (LSB: unimplemented)", r.code)
 			}
 
 			// cups's own LSB script: portrelease, then cupsd; on stop,
@@ -196,15 +203,42 @@ func TestInitLSB(t *testing.T) {
 				cmd.Env = append(os.Environ(), "CUPS_DEFAULTS="+cupsDefaults)
 				return runCmd(t, cmd)
 			}
+			if r := cups("status"); r.code != 3 {
+				t.Errorf("cups status before start = %d, %q; want 3", r.code, r.stdout)
+			}
 			if r := cups("start"); r.code != 0 {
 				t.Fatalf("cups start = %d, %q", r.code, r.stderr)
 			}
 			waitFor(t, "the fake cupsd to listen on 631", func() bool { return cupsServes(t) })
 			mustBeHeld(t, 892, ipc.UDP)
+			if r := cups("status"); r.code != 0 || !strings.Contains(r.stdout, "cupsd is running") {
+				t.Errorf("cups status = %d, %q; want 0, running", r.code, r.stdout)
+			}
+			if r := cups("start"); r.code != 0 || !strings.Contains(r.stdout, "already running") {
+				t.Errorf("cups start while running = %d, %q; want 0, already running", r.code, r.stdout)
+			}
+			// restart: cupsd stops, 631 is held again, then released
+			// to the new cupsd.
+			if r := cups("restart"); r.code != 0 {
+				t.Fatalf("cups restart = %d, %q", r.code, r.stderr)
+			}
+			waitFor(t, "the restarted fake cupsd to listen on 631", func() bool { return cupsServes(t) })
+			if r := cups("force-reload"); r.code != 0 {
+				t.Errorf("cups force-reload = %d, %q", r.code, r.stderr)
+			}
 			if r := cups("stop"); r.code != 0 {
 				t.Fatalf("cups stop = %d, %q", r.code, r.stderr)
 			}
 			mustBeHeld(t, 631, ipc.TCP) // held again by portreserve
+			if r := cups("stop"); r.code != 0 {
+				t.Errorf("cups stop when stopped = %d, %q; want 0", r.code, r.stderr)
+			}
+			if r := cups("status"); r.code != 1 && r.code != 3 {
+				t.Errorf("cups status after stop = %d, %q; want 1 (pidfile left) or 3", r.code, r.stdout)
+			}
+			if r := cups("bogus"); r.code != 3 {
+				t.Errorf("cups bogus action = %d; want 3", r.code)
+			}
 		})
 	}
 }
@@ -242,11 +276,18 @@ func TestInitOpenRC(t *testing.T) {
 			mustBeHeld(t, newPort, ipc.UDP)
 
 			// cupsd's start_pre gives 631 back.
-			if r := rc("scripts/cups/openrc/cupsd", "depend"); !strings.Contains(r.stdout, "after portreserve") {
-				t.Errorf("cupsd depend() = %q; want after portreserve", r.stdout)
+			if r := rc("scripts/cups/openrc/cupsd", "depend"); !strings.Contains(r.stdout, "after mountall portreserve") {
+				t.Errorf("cupsd depend() = %q; want after mountall portreserve", r.stdout)
 			}
-			cupsEnv := []string{"cupsd=" + fakeCupsd(t, s.dir), "portrelease_opts=-s " + s.sock,
-				"cupsd_pidfile=" + filepath.Join(s.dir, "cupsd.pid"), "portreserve_opts=" + strings.Join(s.args(), " ")}
+			// openrc-run runs cupsd -f in the background itself: the
+			// fake service, under the name cupsd.
+			cupsd := filepath.Join(s.dir, "cupsd")
+			if err := os.Symlink(filepath.Join(binDir, "portreserve.test"), cupsd); err != nil {
+				t.Fatal(err)
+			}
+			cupsEnv := []string{"cupsd=" + cupsd, envServe + "=631", "portrelease_opts=-s " + s.sock,
+				"cupsd_pidfile=" + filepath.Join(s.dir, "cupsd.pid"), "cupsd_rundir=" + filepath.Join(s.dir, "cups"),
+				"portreserve_opts=" + strings.Join(s.args(), " ")}
 			r = rc("scripts/cups/openrc/cupsd", "start", cupsEnv...)
 			if r.code != 0 {
 				t.Fatalf("cupsd start = %d, %q %q", r.code, r.stdout, r.stderr)

@@ -26,7 +26,10 @@ detaches, and this command returns only when every port has been tried.
 With NAMEs, hold just those names' ports, as their files say now, even if
 they were released: a running daemon is asked to (a service's stop action
 runs "portreserve cups" after cupsd exits); without one, a daemon starts
-holding only those names. A port something else has bound is reported.
+holding only those names, except inside another systemd unit
+($INVOCATION_ID): systemd would kill it with that unit, so it warns that
+portreserve.service is not running and exits 0. A port something else has
+bound is reported.
 
   -f, --foreground       stay in the foreground and log to stderr
   -d, --debug            like -f, and log every request

@@ -5,13 +5,15 @@
 # and rpc.statd (which call bindresvport at boot), iproute2 for ss. It needs
 # the network, so .ci/run builds it once, before the tests, and passes it
 # in PORTRESERVE_TEST_ROOT_SYSTEMD (_SYSVINIT, _OPENRC); mkimage.sh adds the
-# project to a copy.
+# project to a copy. cups-daemon is the real cupsd, curl asks it for a
+# page; ifupdown brings up the loopback interface where systemd does not
+# (without it, 127.0.0.1 is unreachable under sysvinit and OpenRC).
 set -eu
 init=$1 dir=$2
 case $init in
 systemd) pkgs=systemd,systemd-sysv,udev,iproute2,rpcbind,nfs-common,cups-daemon,curl ;;
-sysvinit) pkgs=sysvinit-core,initscripts,iproute2,rpcbind,nfs-common,cups-daemon,curl ;;
-openrc) pkgs=sysvinit-core,openrc,initscripts,iproute2,rpcbind,nfs-common,cups-daemon,curl ;;
+sysvinit) pkgs=sysvinit-core,initscripts,ifupdown,iproute2,rpcbind,nfs-common,cups-daemon,curl ;;
+openrc) pkgs=sysvinit-core,openrc,initscripts,ifupdown,iproute2,rpcbind,nfs-common,cups-daemon,curl ;;
 *) echo "mkbase.sh: unknown init $init" >&2; exit 2 ;;
 esac
 mmdebstrap --quiet --variant=apt --include="$pkgs" --mode=root --format=directory \

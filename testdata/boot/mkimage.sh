@@ -1,47 +1,53 @@
 #!/bin/sh
-# mkimage.sh INIT BASE OUT.img BINDIR SCRIPTS
+# mkimage.sh INIT BASE OUT.img SRC
 # Builds the disk image that make e2e boots under qemu with INIT as PID 1:
-# a copy of the Debian root BASE (mkbase.sh) with the portreserve binary
-# from BINDIR and its applet links, the project's init scripts from
-# SCRIPTS, an example configuration, and the boot test of this directory,
-# which prints the verdict on the serial console. No network needed.
+# a copy of the Debian root BASE (mkbase.sh) with the project of the
+# source tree SRC installed as a user installs it, by make install and
+# make install-INIT with the default PREFIX (/usr/local: the installed
+# scripts name /usr/local/sbin), the shipped cups integration for INIT put
+# in place from what make install copied to /usr/local/share/portreserve,
+# an example configuration, and the boot test of this directory, which
+# prints its checks on the serial console. No network needed.
 set -eu
-init=$1 base=$2 out=$3 bindir=$4 scripts=$5
+init=$1 base=$2 out=$3 src=$4
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(mktemp -d)
-trap 'rm -rf "$root"' EXIT
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+root=$tmp/root
 cp -a "$base/." "$root/"
-install -m 0755 "$bindir/portreserve" "$root/usr/sbin/portreserve"
-ln -s portreserve "$root/usr/sbin/portrelease"
-ln -s portreserve "$root/usr/sbin/portreserve-check"
-mkdir -p "$root/etc/portreserve"
+make -s -C "$src" BUILD="$tmp/build" DESTDIR="$root" install "install-$init" > "$tmp/make.log" 2>&1 ||
+	{ cat "$tmp/make.log" >&2; exit 1; }
+share=$root/usr/local/share/portreserve
 printf '631\n' > "$root/etc/portreserve/cups"
 # Most of bindresvport's range, all but 700-710: rpc.statd must land there
 # (or below 600).
 printf '600-630\n632-699\n711-1023\n' > "$root/etc/portreserve/guard"
+install -m 0755 "$here/boot-check" "$root/usr/local/sbin/boottest"
 case $init in
 systemd)
-	wants="$root/etc/systemd/system/multi-user.target.wants"
-	mkdir -p "$wants"
-	install -m 0644 "$scripts/systemd/portreserve.service" "$root/etc/systemd/system/"
-	ln -s ../portreserve.service "$wants/portreserve.service"
-	ln -s /lib/systemd/system/rpc-statd.service "$wants/rpc-statd.service"
-	install -m 0755 "$here/boot-check" "$root/usr/local/sbin/boottest"
+	chroot "$root" systemctl enable portreserve.service
+	mkdir -p "$root/etc/systemd/system/cups.service.d"
+	install -m 0644 "$share/cups/systemd/cups.service.d/portreserve.conf" "$root/etc/systemd/system/cups.service.d/"
+	ln -s /lib/systemd/system/rpc-statd.service "$root/etc/systemd/system/multi-user.target.wants/rpc-statd.service"
 	install -m 0644 "$here/boottest.service" "$root/etc/systemd/system/"
-	ln -s ../boottest.service "$wants/boottest.service"
+	chroot "$root" systemctl enable boottest.service
 	;;
 sysvinit)
-	install -m 0755 "$scripts/sysvinit/portreserve" "$root/etc/init.d/portreserve"
-	install -m 0755 "$here/boot-check" "$root/usr/local/sbin/boottest"
-	install -m 0755 "$here/boottest.init" "$root/etc/init.d/boottest"
 	chroot "$root" update-rc.d portreserve defaults
+	# The cups integration replaces Debian's /etc/init.d/cups; its
+	# dependencies (portreserve) order it anew.
+	chroot "$root" update-rc.d -f cups remove
+	install -m 0755 "$share/cups/sysvinit/cups" "$root/etc/init.d/cups"
+	chroot "$root" update-rc.d cups defaults
+	install -m 0755 "$here/boottest.init" "$root/etc/init.d/boottest"
 	chroot "$root" update-rc.d boottest defaults
 	;;
 openrc)
 	# Debian's OpenRC starts rpcbind and nfs-common in sysinit.
-	install -m 0755 "$scripts/openrc/portreserve" "$root/etc/init.d/portreserve"
 	chroot "$root" rc-update add portreserve sysinit
-	install -m 0755 "$here/boot-check" "$root/usr/local/sbin/boottest"
+	# On Debian the service is called cups: ours replaces its LSB script.
+	install -m 0755 "$share/cups/openrc/cupsd" "$root/etc/init.d/cups"
+	[ -e "$root/etc/runlevels/default/cups" ] || chroot "$root" rc-update add cups default
 	printf '#!/bin/sh\n/usr/local/sbin/boottest openrc\n' > "$root/etc/rc.local"
 	chmod 0755 "$root/etc/rc.local"
 	;;
