@@ -75,6 +75,14 @@ func detach(args []string, env *applets.Env, notifyFd int) int {
 			break
 		}
 	}
+	// The daemon closes its end right after the status: wait for that
+	// too, so that when this returns it holds nothing of the caller's
+	// (a check of its descriptors caught the pipe still open).
+	for n == 1 {
+		if m, err := unix.Read(pipe[0], make([]byte, 1)); err != unix.EINTR && (m <= 0 || err != nil) {
+			break
+		}
+	}
 	unix.Close(pipe[0])
 	if n == 1 && (status[0] == '0' || status[0] == '1' || status[0] == '0'+statusPending) {
 		return int(status[0] - '0')
