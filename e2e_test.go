@@ -657,4 +657,12 @@ func testBoot(t *testing.T, init string) {
 	if failed || !done {
 		t.Fatalf("%s boot: %d checks passed, then failure or no end; serial log:\n%s", init, passed, log)
 	}
+	// What the init system says of the scripts at boot: OpenRC's
+	// " * ERROR: portreserve needs service(s) localmount" and dependency
+	// loops, systemd's ordering cycles.
+	for _, bad := range []string{"ERROR:", "dependency loop", "ordering cycle"} {
+		if strings.Contains(log, bad) {
+			t.Errorf("%s boot: the serial log says %q:\n%s", init, bad, log)
+		}
+	}
 }
