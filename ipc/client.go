@@ -23,6 +23,7 @@ type Conn struct {
 	id    uint32
 	path  string
 	owner uint32 // the socket file's owner: the daemon's user
+	peer  int32  // the daemon's pid, from its last reply's credentials
 }
 
 // Dial connects to the daemon's socket at path. It returns ErrNoDaemon when
@@ -272,7 +273,14 @@ func (c *Conn) fromDaemon(cred *unix.Ucred) error {
 		return &os.PathError{Op: "reply", Path: c.path, Err: errors.New("sent by uid " +
 			strconv.FormatUint(uint64(cred.Uid), 10) + ", neither root nor the socket's owner")}
 	}
+	c.peer = cred.Pid
 	return nil
+}
+
+// DaemonPid returns the pid of the daemon that sent the last reply, as the
+// kernel gave it (0 before any reply, or from another pid namespace).
+func (c *Conn) DaemonPid() int {
+	return int(c.peer)
 }
 
 // control returns the credentials and the descriptors of a reply's control

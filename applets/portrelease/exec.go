@@ -54,9 +54,11 @@ func (h *handoff) run(argv []string) int {
 	}
 	var entries []ipc.Entry
 	var fds []int
+	daemon := 0
 	conn, err := ipc.Dial(h.socket)
 	if err == nil {
 		entries, fds, err = conn.Handoff(name, h.keep, h.timeout)
+		daemon = conn.DaemonPid()
 		conn.Close()
 	}
 	var se *ipc.StatusError
@@ -92,6 +94,9 @@ func (h *handoff) run(argv []string) int {
 	if err := placeFds(fds, h.firstFd); err != nil {
 		note(err.Error())
 		return 2
+	}
+	if err == nil {
+		reapDaemon(daemon, h.socket)
 	}
 	env := activationEnv(h.env.Environ, name, len(fds))
 	err = h.exec(path, argv, env)
@@ -170,4 +175,39 @@ func activationEnv(env []string, name string, n int) []string {
 		"LISTEN_FDS="+strconv.Itoa(n),
 		"LISTEN_PID="+strconv.Itoa(os.Getpid()),
 		"LISTEN_FDNAMES="+strings.Join(names, ":"))
+}
+
+// reapWait bounds how long portrelease --exec waits for an exiting daemon
+// it has to reap.
+const reapWait = 2 * time.Second
+
+// reapDaemon waits for the daemon with the given pid when it is this
+// process's child and is exiting. That is a container's case: the
+// entrypoint started the daemon and then exec'd portrelease, which is PID
+// 1 from then on and execs the service next; a daemon exiting after the
+// hand-off would stay a zombie under the service for the container's
+// life, as a service does not reap children it did not start. The daemon
+// removes its socket before it answers the request that leaves it nothing
+// to hold, so a socket still there means it goes on running: nothing to
+// wait for. Elsewhere the daemon is not this process's child (ECHILD) and
+// nothing waits either.
+func reapDaemon(pid int, socket string) {
+	if pid <= 0 {
+		return
+	}
+	if _, err := os.Lstat(socket); err == nil {
+		return
+	}
+	deadline := time.Now().Add(reapWait)
+	for time.Now().Before(deadline) {
+		var ws unix.WaitStatus
+		got, err := unix.Wait4(pid, &ws, unix.WNOHANG, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || got == pid {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

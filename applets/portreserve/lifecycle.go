@@ -35,10 +35,13 @@ type daemon struct {
 	o        options
 	env      *applets.Env
 	statusFd int // detach's pipe, -1 in the foreground
-	log      *logger.Logger
-	pid      *pidfile
-	ctl      int // control socket
-	holder   *holder
+	// keepStderr says the detached daemon logs to the stderr it was
+	// started with for good: there is no syslog to log to.
+	keepStderr bool
+	log        *logger.Logger
+	pid        *pidfile
+	ctl        int // control socket
+	holder     *holder
 
 	mu      sync.Mutex // guards everything below; signals and requests take it
 	tab     *table
@@ -56,14 +59,23 @@ func newDaemon(o options, statusFd int, env *applets.Env) *daemon {
 	log.Stderr = env.Stderr
 	log.Journal = statusFd < 0 && logger.IsJournal(2, env.Getenv("JOURNAL_STREAM"))
 	log.Verbose = o.debug
+	keepStderr := false
 	if statusFd >= 0 {
-		// Detached: the caller's terminal sees problems only, until
-		// the daemon is ready; syslog sees everything.
 		log.Syslog()
-		log.StderrMax = logger.Warning
+		if log.SyslogReachable() {
+			// Detached: the caller's terminal sees problems only,
+			// until the daemon is ready; syslog sees everything.
+			log.StderrMax = logger.Warning
+		} else {
+			// Nowhere else to log (a container: no /dev/log, no
+			// /dev/kmsg): the stderr it was started with gets
+			// everything, and keeps getting it once the daemon is
+			// ready, the lines of releases and hand-offs too.
+			keepStderr = true
+		}
 	}
 	h := newHolder()
-	return &daemon{o: o, env: env, statusFd: statusFd, log: log, ctl: -1, holder: h, tab: newTable(h.hold),
+	return &daemon{o: o, env: env, statusFd: statusFd, keepStderr: keepStderr, log: log, ctl: -1, holder: h, tab: newTable(h.hold),
 		othersLog: &logger.Limiter{Log: log, What: "messages about other users' requests", Max: othersPerSecond, Window: time.Second},
 		adminLog:  &logger.Limiter{Log: log, What: "messages about root's requests", Max: adminPerSecond, Window: time.Second},
 	}
@@ -270,14 +282,16 @@ func (d *daemon) ready(status int) {
 		}
 	}
 	if d.statusFd >= 0 {
-		// Detached: from now on messages go to syslog only.
-		// Let go of the caller's stderr, so that a caller reading it
-		// (a pipe, $(...)) sees it close.
-		if null, err := nullFd(); err == nil {
-			unix.Dup3(null, 2, 0)
-			unix.Close(null)
+		if !d.keepStderr {
+			// Detached: from now on messages go to syslog only.
+			// Let go of the caller's stderr, so that a caller
+			// reading it (a pipe, $(...)) sees it close.
+			if null, err := nullFd(); err == nil {
+				unix.Dup3(null, 2, 0)
+				unix.Close(null)
+			}
+			d.log.Stderr = nil
 		}
-		d.log.Stderr = nil
 		unix.Write(d.statusFd, []byte{byte('0' + status)})
 		unix.Close(d.statusFd)
 		d.statusFd = -1

@@ -73,6 +73,14 @@ func (l *Logger) Syslog() {
 	l.syslog = true
 }
 
+// SyslogReachable reports whether syslog (or the kernel log) can be
+// written to now, connecting if need be.
+func (l *Logger) SyslogReachable() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.open || l.connect()
+}
+
 // Close closes the connection to syslog, if any.
 func (l *Logger) Close() {
 	l.mu.Lock()
