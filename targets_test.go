@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"portreserve/ipc"
 )
 
@@ -216,8 +218,9 @@ func TestContainerEntrypoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// An image with a shell (busybox) and no /proc, /dev or /run, as a
-	// minimal container has them before anything is mounted.
+	// An image with a shell (busybox) and no /proc or /run, and of /dev
+	// only /dev/null, which every runtime provides (and ash needs for a
+	// background job's stdin).
 	root := image(t, map[string]string{
 		"entrypoint.sh":       string(script),
 		"etc/portreserve/svc": "7411/tcp\n7412/udp\n",
@@ -231,7 +234,11 @@ func TestContainerEntrypoint(t *testing.T) {
 	}
 	os.MkdirAll(filepath.Join(root, "bin"), 0o755)
 	os.WriteFile(filepath.Join(root, "bin/busybox"), data, 0o755)
-	for _, a := range []string{"sh", "nc", "true"} {
+	os.MkdirAll(filepath.Join(root, "dev"), 0o755)
+	if err := syscall.Mknod(filepath.Join(root, "dev/null"), syscall.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []string{"sh", "nc", "true", "mkdir", "mkfifo", "rm"} {
 		os.Symlink("busybox", filepath.Join(root, "bin", a))
 	}
 	line := container(t, root, []string{"PORTRESERVE_NAME=svc"}, "/entrypoint.sh", "/service")
@@ -248,7 +255,7 @@ func TestContainerEntrypoint(t *testing.T) {
 		t.Errorf("the helper in /entrypoint.d saw 7411 %q; want held", out)
 	}
 	// The container's own daemon handed off its only name and exited.
-	if _, err := os.Stat(filepath.Join(root, "run", "portreserve.pid")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(root, "run", "portreserve", "portreserve.pid")); !os.IsNotExist(err) {
 		t.Errorf("the container's daemon left its pidfile: %v", err)
 	}
 }
