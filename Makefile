@@ -10,6 +10,10 @@
 #   make demo       build and run the example in a private network namespace
 #   make install    the binary and its links into $(SBINDIR), the man pages,
 #                   the init scripts and examples into $(DATADIR)
+#   make image      the container images (podman or buildah, local files
+#                   only): localhost/portreserve:amd64 FROM scratch and the
+#                   example localhost/portreserve-hello:amd64 on top; arm64
+#                   too with BUSYBOX_ARM64; their sizes into README.md
 #   make install-systemd | install-sysvinit | install-openrc
 #                   the service definition for one init system, in place
 #   make check-build  prove the build static and reproducible, report its size
@@ -47,7 +51,7 @@ APPLETS := portrelease portreserve-check
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(BUILD)/tools/staticcheck
 
-.PHONY: all build test tools e2e fuzz bench demo install install-systemd install-sysvinit install-openrc clean check-build cross cross-test
+.PHONY: all build test tools e2e fuzz bench demo image install install-systemd install-sysvinit install-openrc clean check-build cross cross-test
 
 all: build
 
@@ -87,6 +91,24 @@ e2e:
 
 demo: build
 	sh scripts/demo.sh $(BUILD)
+
+# A static busybox for each image architecture: Debian's busybox-static
+# for amd64; for arm64, that package's arm64 build, unpacked (.ci/run
+# downloads it). Without BUSYBOX_ARM64 only amd64 is built.
+BUSYBOX_AMD64 ?= /bin/busybox
+BUSYBOX_ARM64 ?=
+# Where make image writes the sizes it measured; empty for nowhere (the
+# tests build the images too).
+IMAGE_README ?= README.md
+image:
+	@for arch in amd64 $(if $(BUSYBOX_ARM64),arm64); do \
+	  dir=$(BUILD)/image/$$arch; mkdir -p $$dir; \
+	  GOOS=linux GOARCH=$$arch $(GOBUILD) -o $$dir/bin/portreserve . || exit 1; \
+	  GOOS=linux GOARCH=$$arch $(GOBUILD) -o $$dir/bin/hello ./scripts/container/hello || exit 1; \
+	  busybox=$(BUSYBOX_AMD64); [ $$arch = amd64 ] || busybox=$(BUSYBOX_ARM64); \
+	  sh scripts/container/mkimage.sh $$arch $$dir $$busybox || exit 1; \
+	done
+	$(if $(IMAGE_README),sh scripts/container/readme-sizes.sh $(IMAGE_README) $(BUILD)/image/*/sizes)
 
 install: build
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/portreserve

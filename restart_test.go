@@ -140,6 +140,21 @@ func TestHoldAgainAfterTimeWait(t *testing.T) {
 		}
 	}
 	t.Logf("hold over TIME_WAIT, another user's SO_REUSEADDR server: %s", strings.ReplaceAll(strings.TrimSpace(string(out)), "\n", "; "))
+
+	// The service starts again while the TIME_WAITs last (a container
+	// restarted): the hand-off's listen must not be refused. It was:
+	// "listen on 7461/tcp: address already in use".
+	if !timeWaitOn(7461) {
+		t.Fatalf("the TIME_WAIT on 7461 expired during the test")
+	}
+	line, cmd = startActivated(t, "-s", s.sock, "--exec", "svc", "--", bin("activated"))
+	if line != "ready 1 svc" {
+		t.Fatalf("service started again over TIME_WAIT said %q; want ready 1 svc", line)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	if got := askTCP(t, "127.0.0.1:7461"); got != "tcp 7461" {
+		t.Errorf("service started again over TIME_WAIT answered %q; want tcp 7461", got)
+	}
 }
 
 // serveOnceWithoutReuse is a server that does not set SO_REUSEADDR: it

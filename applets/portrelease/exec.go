@@ -78,7 +78,18 @@ func (h *handoff) run(argv []string) int {
 			continue
 		}
 		// The listen backlog systemd uses by default: SOMAXCONN.
-		if err := unix.Listen(fds[i], unix.SOMAXCONN); err != nil {
+		err := unix.Listen(fds[i], unix.SOMAXCONN)
+		if err == unix.EADDRINUSE {
+			// The daemon held the port over the TIME_WAIT
+			// connections of the service's last run (SO_REUSEADDR
+			// for its bind only), and listen checks the port
+			// again: with them still there it refuses without
+			// the option, which the socket gets a line below
+			// anyway. Only here is it set before listen.
+			unix.SetsockoptInt(fds[i], unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+			err = unix.Listen(fds[i], unix.SOMAXCONN)
+		}
+		if err != nil {
 			note(name + ": listen on " + strconv.Itoa(int(e.Port)) + "/tcp: " + err.Error())
 			return 2
 		}
