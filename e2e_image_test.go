@@ -20,17 +20,6 @@ import (
 	"time"
 )
 
-// imageArchs are the architectures the images are built for: amd64, and
-// arm64 where $PORTRESERVE_TEST_BUSYBOX_ARM64 names an arm64 static
-// busybox (.ci/run unpacks Debian's busybox-static:arm64; the arm64
-// images run under qemu-user through binfmt_misc).
-func imageArchs() []string {
-	if os.Getenv("PORTRESERVE_TEST_BUSYBOX_ARM64") != "" {
-		return []string{"amd64", "arm64"}
-	}
-	return []string{"amd64"}
-}
-
 var (
 	imagesOnce sync.Once
 	imagesErr  string
