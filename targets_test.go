@@ -135,8 +135,8 @@ func normalize(s string) string {
 }
 
 // image lays out a container image in a temporary directory: the binary as
-// /usr/sbin/portreserve with relative applet links (as the Dockerfiles in
-// scripts/container make them), the static test service as /service, and
+// /usr/sbin/portreserve with relative applet links (as make image lays
+// out its images: scripts/container/mkimage.sh), the static test service as /service, and
 // the given files.
 func image(t *testing.T, files map[string]string) string {
 	t.Helper()
