@@ -40,9 +40,16 @@ SUBST := sed 's|/usr/sbin/port|$(SBINDIR)/port|g'
 # What make install copies, with SUBST, into $(DATADIR).
 SCRIPT_DIRS := systemd sysvinit openrc runit s6 cups example
 BUILD   := build
+# The version --version prints: git describe of the tree (a tag, or the
+# commit, "-dirty" with uncommitted changes); without git, give it:
+# make VERSION=1.2.3. The same tree gives the same string, so builds stay
+# reproducible.
+ifeq ($(origin VERSION),undefined)
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+endif
 # Static, no cgo; no paths, build id or VCS stamp in the binary, so that
 # two builds of one tree give identical bytes.
-GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags='-s -w -buildid='
+GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags='-s -w -buildid= -X portreserve/internal/cmdline.Version=$(VERSION)'
 # The size budget for the stripped binary, in bytes (see README.md).
 SIZE_BUDGET := 1600000
 APPLETS := portrelease portreserve-check

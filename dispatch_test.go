@@ -124,3 +124,52 @@ func TestBinaryWriteErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestVersion: every applet prints its name and the same version with
+// --version and exits 0, and its --help says so. Built by make, the
+// version is git describe's (here the tests' own build says "unknown").
+func TestVersion(t *testing.T) {
+	var version string
+	for _, applet := range []string{"portreserve", "portrelease", "portreserve-check"} {
+		r := run(t, applet, "--version")
+		name, v, _ := strings.Cut(strings.TrimSuffix(r.stdout, "\n"), " ")
+		if r.code != 0 || name != applet || v == "" || r.stderr != "" {
+			t.Errorf("%s --version = %d, %q, %q; want 0 and \"%s VERSION\"", applet, r.code, r.stdout, r.stderr, applet)
+		}
+		if version == "" {
+			version = v
+		} else if v != version {
+			t.Errorf("%s --version says %q; portreserve says %q", applet, v, version)
+		}
+		if r := run(t, applet, "--help"); !strings.Contains(r.stdout, "--version") {
+			t.Errorf("%s --help does not mention --version", applet)
+		}
+	}
+}
+
+// TestMakeVersion: make builds the version in from git describe, and
+// from VERSION= where there is no VCS to ask.
+func TestMakeVersion(t *testing.T) {
+	need(t, "make", "git")
+	want, err := exec.Command("git", "describe", "--tags", "--always", "--dirty").Output()
+	if err != nil {
+		t.Skipf("not a git checkout (git describe: %v): make VERSION= is the way there", err)
+	}
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{nil, strings.TrimSpace(string(want))},
+		{[]string{"VERSION=1.2.3"}, "1.2.3"},
+	} {
+		args := append([]string{"-s", "build", "BUILD=" + dir}, tt.args...)
+		if out, err := exec.Command("make", args...).CombinedOutput(); err != nil {
+			t.Fatalf("make %q: %v\n%s", args, err, out)
+		}
+		out, err := exec.Command(filepath.Join(dir, "portrelease"), "--version").Output()
+		if got := strings.TrimSpace(string(out)); err != nil || got != "portrelease "+tt.want {
+			t.Errorf("after make %q: portrelease --version = %q, %v; want %q", tt.args, got, err, "portrelease "+tt.want)
+		}
+	}
+}

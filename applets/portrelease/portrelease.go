@@ -43,6 +43,7 @@ plain portrelease NAME closes them for good.
   -t, --timeout=SECONDS  wait this long for each reply (default 5)
   -s, --socket=PATH      control socket (default /run/portreserve/socket)
   -h, --help             show this help
+      --version          show the version
 
 Exit status: 0 every NAME is free of portreserve (released now, released
 before, or no daemon running); 1 the daemon has no reservation by some

@@ -43,6 +43,7 @@ bound is reported.
   -s, --socket=PATH      control socket (default /run/portreserve/socket)
   -p, --pidfile=FILE     pidfile (default /run/portreserve.pid)
   -h, --help             show this help
+      --version          show the version
       --list             list the applets of this binary
       --install [-s] [DIR]  link the applets into DIR (default /usr/sbin)
 

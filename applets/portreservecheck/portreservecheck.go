@@ -46,6 +46,7 @@ visible) or free. NAMEs restrict the report to those release names.
       --no-probe         never bind a port to see whether it is in use;
                          TCP ports bound but not listening then show free
   -h, --help             show this help
+      --version          show the version
 
 Exit status: 0 the configuration has no errors and nothing shown failed;
 1 configuration errors or failed holds; 2 bad usage, the daemon

@@ -6,7 +6,8 @@
 // ("-t5", "-t 5"), long options with "=" or a separate argument
 // ("--timeout=5", "--timeout 5"), options before or after operands (or,
 // with StopAtOperand, before them only), and "--" to end the options. A lone "-" is an operand. "-h" and "--help" are
-// always known and make Parse return ErrHelp.
+// always known and make Parse return ErrHelp; "--version" is always known
+// and makes it return ErrVersion.
 package cmdline
 
 import (
@@ -20,6 +21,16 @@ import (
 
 // ErrHelp is returned by Parse when the user asked for --help.
 var ErrHelp = errors.New("help requested")
+
+// ErrVersion is returned by Parse when the user asked for --version.
+var ErrVersion = errors.New("version requested")
+
+// Version is the program's version, which --version prints: make sets it
+// at build time from the VCS (git describe, with -ldflags -X
+// portreserve/internal/cmdline.Version=...), or from VERSION= on its
+// command line where there is no VCS; a build without make says
+// "unknown".
+var Version = "unknown"
 
 // UsageError is a mistake on the command line.
 type UsageError struct {
@@ -129,6 +140,8 @@ func (s *Set) Parse(args []string) ([]string, error) {
 			return append(operands, args[i+1:]...), nil
 		case a == "--help" || a == "-h":
 			return nil, ErrHelp
+		case a == "--version":
+			return nil, ErrVersion
 		case strings.HasPrefix(a, "--"):
 			name, val, hasVal := strings.Cut(a[2:], "=")
 			o := s.long(name)
@@ -217,11 +230,24 @@ func (s *Set) Help() int {
 	return 0
 }
 
+// PrintVersion prints "NAME VERSION" on stdout and returns exit status 0,
+// or 1 when it could not be written.
+func (s *Set) PrintVersion() int {
+	if _, err := io.WriteString(s.stdout(), s.Name+" "+Version+"\n"); err != nil {
+		io.WriteString(s.stderr(), s.Name+": the version: "+err.Error()+"\n")
+		return 1
+	}
+	return 0
+}
+
 // Fail reports a usage error and returns exit status 2; for ErrHelp it
-// prints the help and returns 0 instead.
+// prints the help, and for ErrVersion the version, and returns 0 instead.
 func (s *Set) Fail(err error) int {
 	if errors.Is(err, ErrHelp) {
 		return s.Help()
+	}
+	if errors.Is(err, ErrVersion) {
+		return s.PrintVersion()
 	}
 	io.WriteString(s.stderr(), s.Name+": "+err.Error()+"\n"+s.Usage)
 	return 2

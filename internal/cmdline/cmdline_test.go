@@ -97,6 +97,24 @@ func TestHelp(t *testing.T) {
 	}
 }
 
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"--version"}, {"-f", "--version"}, {"a", "--version"}} {
+		var o opts
+		if _, err := newSet(&o).Parse(args); !errors.Is(err, ErrVersion) {
+			t.Errorf("Parse(%q) = %v; want ErrVersion", args, err)
+		}
+	}
+	var o opts
+	s := newSet(&o)
+	var out, errOut bytes.Buffer
+	s.Stdout, s.Stderr = &out, &errOut
+	defer func(v string) { Version = v }(Version)
+	Version = "1.2.3"
+	if code := s.Fail(ErrVersion); code != 0 || out.String() != "t 1.2.3\n" || errOut.Len() != 0 {
+		t.Errorf("Fail(ErrVersion) = %d, stdout %q, stderr %q; want 0, \"t 1.2.3\\n\"", code, out.String(), errOut.String())
+	}
+}
+
 func TestFail(t *testing.T) {
 	var o opts
 	s := newSet(&o)
