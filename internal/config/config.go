@@ -303,18 +303,34 @@ func (r *reader) parseEntry(name, path string, line int, text string) {
 		}
 		return
 	}
-	found := false
+	var held []ipc.Proto
+	port := 0
 	for _, proto := range protos {
-		if port, ok := r.db.Port(spec, proto.String()); ok {
-			if port == 0 {
+		if p, ok := r.db.Port(spec, proto.String()); ok {
+			if p == 0 {
 				r.problem(path, line, false, "service "+spec+" is port 0 in "+r.source()+"; port 0 cannot be held")
 				continue
 			}
-			add(port, proto)
-			found = true
+			add(p, proto)
+			held = append(held, proto)
+			port = p
 		}
 	}
-	if found {
+	if len(held) == 1 && !hasProto {
+		// ipp and ldaps are tcp only in Debian's /etc/services: the
+		// name holds 631/tcp, and bindresvport can still take
+		// 631/udp.
+		other := ipc.UDP
+		if held[0] == ipc.UDP {
+			other = ipc.TCP
+		}
+		p := strconv.Itoa(port)
+		r.warn(path, line, func() string {
+			return "service " + spec + " is " + held[0].String() + " only in " + r.source() + ": " + p + "/" + other.String() +
+				" stays open to bindresvport; write " + p + " to hold both, or " + spec + "/" + held[0].String() + " to say one is meant"
+		})
+	}
+	if len(held) > 0 {
 		return
 	}
 	msg := "unknown service " + strconv.Quote(spec)

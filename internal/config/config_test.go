@@ -61,7 +61,7 @@ func TestLines(t *testing.T) {
 		res      []string
 		problems []string
 	}{
-		{"service name, tcp only in Debian's file", "ipp\n", []string{"f 631/tcp 1"}, nil},
+		{"service name, tcp only in Debian's file", "ipp\n", []string{"f 631/tcp 1"}, []string{ippOnly(1)}},
 		{"service name in both protocols", "sunrpc", []string{"f 111/tcp 1", "f 111/udp 1"}, nil},
 		{"alias", "portmapper/udp", []string{"f 111/udp 1"}, nil},
 		{"service with protocol", "ipp/tcp\n", []string{"f 631/tcp 1"}, nil},
@@ -71,10 +71,10 @@ func TestLines(t *testing.T) {
 		{"range of one", "7-7/udp", []string{"f 7/udp 1"}, nil},
 		{"range both", "1-2", []string{"f 1/tcp 1", "f 2/tcp 1", "f 1/udp 1", "f 2/udp 1"}, nil},
 		{"limits", "1/tcp\n65535/tcp", []string{"f 1/tcp 1", "f 65535/tcp 2"}, nil},
-		{"comments and blanks", "# cups\n\n  ipp  # printing\n\t\n#x\n", []string{"f 631/tcp 3"}, nil},
-		{"CRLF", "ipp\r\n636/tcp\r\n", []string{"f 631/tcp 1", "f 636/tcp 2"}, nil},
-		{"no final newline", "ipp", []string{"f 631/tcp 1"}, nil},
-		{"unknown service", "nosuch\nipp", []string{"f 631/tcp 2"},
+		{"comments and blanks", "# cups\n\n  ipp/tcp  # printing\n\t\n#x\n", []string{"f 631/tcp 3"}, nil},
+		{"CRLF", "ipp/tcp\r\n636/tcp\r\n", []string{"f 631/tcp 1", "f 636/tcp 2"}, nil},
+		{"no final newline", "ipp/tcp", []string{"f 631/tcp 1"}, nil},
+		{"unknown service", "nosuch\nipp/tcp", []string{"f 631/tcp 2"},
 			[]string{`D/f:1: unknown service "nosuch" (not in ../../services/netbase-services)`}},
 		{"no udp entry", "ipp/udp\n", nil,
 			[]string{`D/f:1: unknown service "ipp" for udp (not in ../../services/netbase-services)`}},
@@ -97,9 +97,9 @@ func TestLines(t *testing.T) {
 		{"no port", "/tcp", nil, []string{"D/f:1: missing port or service name before '/'"}},
 		{"two entries on a line", "ipp 636\n993/tcp", []string{"f 993/tcp 2"},
 			[]string{`D/f:1: more than one entry on the line: "ipp 636"; write one per line`}},
-		{"duplicate in one file", "ipp\n631/tcp\n", []string{"f 631/tcp 1"},
+		{"duplicate in one file", "ipp/tcp\n631/tcp\n", []string{"f 631/tcp 1"},
 			[]string{"D/f:2: warning: 631/tcp already listed at D/f:1"}},
-		{"errors keep the other lines", "bad!\nipp\n70000\nldaps\n", []string{"f 631/tcp 2", "f 636/tcp 4", "f 636/udp 4"},
+		{"errors keep the other lines", "bad!\nipp/tcp\n70000\nldaps\n", []string{"f 631/tcp 2", "f 636/tcp 4", "f 636/udp 4"},
 			[]string{`D/f:1: unknown service "bad!" (not in ../../services/netbase-services)`, "D/f:3: port 70000 out of range 1-65535"}},
 	} {
 		dir := writeDir(t, map[string]string{"f": tt.text})
@@ -118,7 +118,7 @@ func TestLines(t *testing.T) {
 
 func TestFiles(t *testing.T) {
 	dir := writeDir(t, map[string]string{
-		"cups":           "ipp\n",
+		"cups":           "ipp/tcp\n",
 		"ldap":           "ldaps/tcp\n",
 		"cups.dpkg-old":  "999\n",
 		"ldap~":          "998\n",
@@ -158,6 +158,7 @@ func TestFiles(t *testing.T) {
 		`D/Bad Name: bad release name "Bad Name": byte 0x20 is not allowed; file skipped`,
 		"D/cupslink:1: warning: 631/tcp is also claimed by cups (D/cups:1); held once, released by either name",
 		"D/dangling: dangling symbolic link, skipped",
+		"D/imap:1: warning: service imaps is tcp only in ../../services/netbase-services: 993/udp stays open to bindresvport; write 993 to hold both, or imaps/tcp to say one is meant",
 		"D/imap:2: warning: 631/tcp is also claimed by cups (D/cups:1); held once, released by either name",
 		"D/subdir: warning: not a regular file, skipped",
 		`D/` + long + `: bad release name "` + long + `": longer than 64 bytes; file skipped`,
@@ -189,7 +190,7 @@ func TestMissingDirectoryIsEmpty(t *testing.T) {
 }
 
 func TestUnreadable(t *testing.T) {
-	dir := writeDir(t, map[string]string{"big": strings.Repeat("# padding\n", MaxFileSize/10+1), "ok": "ipp"})
+	dir := writeDir(t, map[string]string{"big": strings.Repeat("# padding\n", MaxFileSize/10+1), "ok": "ipp/tcp"})
 	if _, err := Read(filepath.Join(dir, "ok"), debian(t), nil); err == nil {
 		t.Errorf("Read(a file, not a directory) = nil error; want an error")
 	}
@@ -275,4 +276,9 @@ func TestFIFO(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Read blocked on a FIFO in the configuration directory")
 	}
+}
+
+// ippOnly is the warning for "ipp" at line n: tcp only in Debian's file.
+func ippOnly(n int) string {
+	return "D/f:" + strconv.Itoa(n) + ": warning: service ipp is tcp only in ../../services/netbase-services: 631/udp stays open to bindresvport; write 631 to hold both, or ipp/tcp to say one is meant"
 }
