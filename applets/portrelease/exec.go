@@ -206,7 +206,8 @@ func reapDaemon(pid int, socket string) {
 	if pid <= 0 {
 		return
 	}
-	if _, err := os.Lstat(socket); err == nil {
+	var st unix.Stat_t
+	if unix.Lstat(socket, &st) == nil {
 		return
 	}
 	deadline := time.Now().Add(reapWait)
