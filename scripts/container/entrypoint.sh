@@ -29,7 +29,8 @@
 #
 # The service becomes PID 1, which ignores every signal it has no handler
 # for: it must handle SIGTERM, or podman stop waits out its grace period
-# (run with --init otherwise).
+# (run with --init otherwise). The image needs a POSIX sh with mkdir,
+# mkfifo and rm (busybox has them), and /dev/null (every runtime gives it).
 set -eu
 arg0=${1:-}
 name=${PORTRESERVE_NAME:-${arg0##*/}}
