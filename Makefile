@@ -14,6 +14,11 @@
 #                   only): localhost/portreserve:amd64 FROM scratch and the
 #                   example localhost/portreserve-hello:amd64 on top; arm64
 #                   too with BUSYBOX_ARM64; their sizes into README.md
+#   make deb        build/deb/portreserve_VERSION_ARCH.deb (DEB_ARCH: amd64,
+#                   arm64), with dpkg-deb; make lintian checks it
+#   make release    build/release: static binaries for every make cross
+#                   architecture and amd64, the .deb for amd64 and arm64,
+#                   SHA256SUMS; two runs give identical bytes
 #   make install-systemd | install-sysvinit | install-openrc
 #                   the service definition for one init system, in place
 #   make check-build  prove the build static and reproducible, report its size
@@ -60,7 +65,7 @@ APPLETS := portrelease portreserve-check
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(BUILD)/tools/staticcheck
 
-.PHONY: all build test tools e2e fuzz bench demo image install install-systemd install-sysvinit install-openrc clean check-build cross cross-test
+.PHONY: all build test tools e2e fuzz bench demo image deb lintian release install install-systemd install-sysvinit install-openrc clean check-build cross cross-test
 
 all: build
 
@@ -120,6 +125,30 @@ image:
 	@{ echo '| image | size (podman image inspect) |'; echo '|---|---|'; \
 	  cat $(BUILD)/image/*/sizes | while read -r image bytes; do echo "| \`$$image\` | $$bytes bytes |"; done; } > $(BUILD)/image/sizes.md
 	$(if $(IMAGE_README),sh scripts/readme-block.sh $(IMAGE_README) "image sizes" $(BUILD)/image/sizes.md)
+
+# The Debian version: a tag as it is (without a leading v), anything else
+# (a commit) as 0~git.COMMIT, which sorts before every release; "-" is not
+# allowed there.
+DEB_VERSION ?= $(shell v='$(VERSION)'; v=$${v#v}; expr "$$v" : '[0-9][0-9]*\.' > /dev/null || v=0~git.$$v; echo "$$v" | tr - +)
+DEB_ARCH ?= amd64
+# Every timestamp in the package: the last commit's time.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+deb:
+	GOOS=linux GOARCH=$(DEB_ARCH) $(GOBUILD) -o $(BUILD)/deb/$(DEB_ARCH)/portreserve .
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) sh scripts/debian/mkdeb.sh $(DEB_ARCH) $(DEB_VERSION) $(BUILD)/deb/$(DEB_ARCH)/portreserve $(BUILD)/deb
+
+RELEASE := $(BUILD)/release
+release:
+	rm -rf $(RELEASE) && mkdir -p $(RELEASE)
+	$(MAKE) -s cross CROSS_README=
+	GOOS=linux GOARCH=amd64 $(GOBUILD) -o $(RELEASE)/portreserve-$(VERSION)-linux-amd64 .
+	for t in $(CROSS); do name=$${t%%:*}; cp $(BUILD)/cross/$$name/portreserve $(RELEASE)/portreserve-$(VERSION)-linux-$$name || exit 1; done
+	for arch in amd64 arm64; do $(MAKE) -s deb DEB_ARCH=$$arch > /dev/null && \
+	  cp $(BUILD)/deb/portreserve_$(DEB_VERSION)_$$arch.deb $(RELEASE)/ || exit 1; done
+	cd $(RELEASE) && sha256sum $$(ls | LC_ALL=C sort) > SHA256SUMS && cat SHA256SUMS
+
+lintian: deb
+	lintian --fail-on error,warning --display-info $(BUILD)/deb/portreserve_$(DEB_VERSION)_$(DEB_ARCH).deb
 
 install: build
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/portreserve
