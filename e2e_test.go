@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -612,11 +613,46 @@ func bootDebian(t *testing.T, init string) string {
 	need(t, "mke2fs")
 	need(t, "make")
 	img := filepath.Join(t.TempDir(), init+".img")
-	if out, err := exec.Command("sh", "testdata/boot/mkimage.sh", init, base, img, ".").CombinedOutput(); err != nil {
+	args := []string{"testdata/boot/mkimage.sh", init, base, img, "."}
+	if init != "openrc" {
+		// The package goes in too: the boot test installs and purges
+		// it once it is done with the make install copy.
+		args = append(args, debPackage(t))
+	}
+	if out, err := exec.Command("sh", args...).CombinedOutput(); err != nil {
 		t.Fatalf("mkimage.sh %s: %v\n%s", init, err, out)
 	}
 	return boot(kernel, 600, 1024, "root=/dev/nvme0n1 rw",
 		"-drive", "file="+img+",if=none,id=d0,format=raw", "-device", "nvme,serial=boot,drive=d0")
+}
+
+var (
+	debOnce         sync.Once
+	debPath, debErr string
+)
+
+// debPackage builds the amd64 package with make deb, once per run, and
+// returns its path.
+func debPackage(t *testing.T) string {
+	t.Helper()
+	need(t, "dpkg-deb")
+	debOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "portreserve-deb")
+		if err != nil {
+			debErr = err.Error()
+			return
+		}
+		out, err := exec.Command("make", "-s", "deb", "BUILD="+dir).CombinedOutput()
+		if err != nil {
+			debErr = "make deb: " + err.Error() + "\n" + string(out)
+			return
+		}
+		debPath = strings.TrimSpace(string(out))
+	})
+	if debErr != "" {
+		t.Fatal(debErr)
+	}
+	return debPath
 }
 
 // TestE2EBootSystemd, TestE2EBootSysvinit and TestE2EBootOpenRC boot

@@ -1,5 +1,5 @@
 #!/bin/sh
-# mkimage.sh INIT BASE OUT.img SRC
+# mkimage.sh INIT BASE OUT.img SRC [DEB]
 # Builds the disk image that make e2e boots under qemu with INIT as PID 1:
 # a copy of the Debian root BASE (mkbase.sh) with the project of the
 # source tree SRC installed as a user installs it, by make install and
@@ -7,9 +7,11 @@
 # scripts name /usr/local/sbin), the shipped cups integration for INIT put
 # in place from what make install copied to /usr/local/share/portreserve,
 # an example configuration, and the boot test of this directory, which
-# prints its checks on the serial console. No network needed.
+# prints its checks on the serial console; with DEB, the package (make
+# deb) as /root/portreserve.deb, which the boot test installs and purges
+# once it is done with the make install copy. No network needed.
 set -eu
-init=$1 base=$2 out=$3 src=$4
+init=$1 base=$2 out=$3 src=$4 deb=${5:-}
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -23,6 +25,7 @@ printf '631\n' > "$root/etc/portreserve/cups"
 # (or below 600).
 printf '600-630\n632-699\n711-1023\n' > "$root/etc/portreserve/guard"
 install -m 0755 "$here/boot-check" "$root/usr/local/sbin/boottest"
+[ -z "$deb" ] || install -m 0644 "$deb" "$root/root/portreserve.deb"
 case $init in
 systemd)
 	chroot "$root" systemctl enable portreserve.service
