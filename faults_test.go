@@ -456,17 +456,12 @@ func TestJournalPriorities(t *testing.T) {
 	s := newSetup(t, map[string]string{"a": "7701/tcp\n", "b": "7702/tcp\n"})
 	taken := bindHere(t, 7701, ipc.TCP)
 	defer syscall.Close(taken)
-	logFile, err := os.Create(filepath.Join(s.dir, "journal"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	logFile, journalStream := journalFile(t)
 	defer logFile.Close()
-	var st syscall.Stat_t
-	syscall.Fstat(int(logFile.Fd()), &st)
 	ready, readyW, _ := os.Pipe()
 	defer ready.Close()
 	cmd := exec.Command(bin("portreserve"), s.args("-f", "-N", "3")...)
-	cmd.Env = append(os.Environ(), "JOURNAL_STREAM="+strconv.FormatUint(st.Dev, 10)+":"+strconv.FormatUint(st.Ino, 10))
+	cmd.Env = append(os.Environ(), journalStream)
 	cmd.Stderr = logFile
 	cmd.ExtraFiles = []*os.File{readyW}
 	if err := cmd.Start(); err != nil {
@@ -490,22 +485,31 @@ func TestJournalPriorities(t *testing.T) {
 	}
 }
 
-// journalRun runs portreserve with args, its stderr a file that
-// $JOURNAL_STREAM names as the journal's stream, and the variables env
-// added; it returns the exit status and what it wrote there.
-func journalRun(t *testing.T, env []string, args ...string) (int, string) {
+// journalFile creates a file to stand for the journal's stream and
+// returns it with the JOURNAL_STREAM=DEVICE:INODE setting naming it, as
+// systemd sets it for a service whose stderr is the journal.
+func journalFile(t *testing.T) (*os.File, string) {
 	t.Helper()
 	f, err := os.Create(filepath.Join(t.TempDir(), "journal"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
 	var st syscall.Stat_t
 	syscall.Fstat(int(f.Fd()), &st)
+	return f, "JOURNAL_STREAM=" + strconv.FormatUint(st.Dev, 10) + ":" + strconv.FormatUint(st.Ino, 10)
+}
+
+// journalRun runs portreserve with args, its stderr a file that
+// $JOURNAL_STREAM names as the journal's stream, and the variables env
+// added; it returns the exit status and what it wrote there.
+func journalRun(t *testing.T, env []string, args ...string) (int, string) {
+	t.Helper()
+	f, journalStream := journalFile(t)
+	defer f.Close()
 	cmd := exec.Command(bin("portreserve"), args...)
-	cmd.Env = append(append(os.Environ(), "JOURNAL_STREAM="+strconv.FormatUint(st.Dev, 10)+":"+strconv.FormatUint(st.Ino, 10)), env...)
+	cmd.Env = append(append(os.Environ(), journalStream), env...)
 	cmd.Stderr = f
-	err = cmd.Run()
+	err := cmd.Run()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
