@@ -54,19 +54,42 @@ type podmanContainer struct {
 	name string
 }
 
-// runHello starts the hello image for arch with the podman options opts,
-// in the background, and removes it when the test ends.
-func runHello(t *testing.T, arch, name string, opts ...string) *podmanContainer {
+// runContainer starts a container named name in the background, in the
+// tests' network namespace (--network host), with args after podman run's
+// own (options, the image, its command), and removes it when the test
+// ends.
+func runContainer(t *testing.T, name string, args ...string) *podmanContainer {
 	t.Helper()
 	podman(t, "rm", "-f", name)
-	args := append([]string{"run", "-d", "--name", name, "--network", "host"}, opts...)
-	args = append(args, "localhost/portreserve-hello:"+arch)
+	args = append([]string{"run", "-d", "--name", name, "--network", "host"}, args...)
 	if out, err := podman(t, args...); err != nil {
 		t.Fatalf("podman %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
-	c := &podmanContainer{t, name}
 	t.Cleanup(func() { podman(t, "rm", "-f", name) })
-	return c
+	return &podmanContainer{t, name}
+}
+
+// runHello starts the hello image for arch with the podman options opts.
+func runHello(t *testing.T, arch, name string, opts ...string) *podmanContainer {
+	t.Helper()
+	return runContainer(t, name, append(opts, "localhost/portreserve-hello:"+arch)...)
+}
+
+// waitLog waits up to 30 s for want in the container's log, failing the
+// test when it does not come or the Go runtime died ("fatal error").
+func (c *podmanContainer) waitLog(want string) {
+	c.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		logs := c.logs()
+		switch {
+		case strings.Contains(logs, want):
+			return
+		case time.Now().After(deadline) || strings.Contains(logs, "fatal error"):
+			c.t.Fatalf("%s: no %q in the log; logs:\n%s", c.name, want, logs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // logs returns what the container wrote.
@@ -186,22 +209,10 @@ func TestE2EImage(t *testing.T) {
 	t.Run("pids-limit", func(t *testing.T) {
 		conf := t.TempDir()
 		os.WriteFile(filepath.Join(conf, "hello"), []byte("80/tcp\n"), 0o644)
-		name := "pr-pids"
-		podman(t, "rm", "-f", name)
-		t.Cleanup(func() { podman(t, "rm", "-f", name) })
-		if out, err := podman(t, "run", "-d", "--name", name, "--pids-limit", "6", "--network", "host", "-v", conf+":/etc/portreserve:ro",
-			"--entrypoint", "/usr/sbin/portreserve", "localhost/portreserve:amd64", "-f"); err != nil {
-			t.Fatalf("podman run: %v\n%s", err, out)
-		}
-		c := &podmanContainer{t, name}
-		deadline := time.Now().Add(30 * time.Second)
-		for !strings.Contains(c.logs(), "portreserve: holding 1 ports for 1 names") {
-			if time.Now().After(deadline) || strings.Contains(c.logs(), "fatal error") {
-				t.Fatalf("the daemon did not start within --pids-limit 6; logs:\n%s", c.logs())
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		podman(t, "rm", "-f", name) // it holds 80
+		c := runContainer(t, "pr-pids", "--pids-limit", "6", "-v", conf+":/etc/portreserve:ro",
+			"--entrypoint", "/usr/sbin/portreserve", "localhost/portreserve:amd64", "-f")
+		c.waitLog("portreserve: holding 1 ports for 1 names") // within --pids-limit 6
+		podman(t, "rm", "-f", c.name)                         // it holds 80
 		hello := runHello(t, "amd64", "pr-pids-hello", "--pids-limit", "16")
 		if body := hello.get(); !strings.Contains(body, "(handed over)") {
 			t.Errorf("hello image under --pids-limit 16 said %q", body)
@@ -210,13 +221,7 @@ func TestE2EImage(t *testing.T) {
 	})
 	t.Run("stop-during-helper", func(t *testing.T) {
 		c := runHello(t, "amd64", "pr-helper", "-v", helper+":/entrypoint.d/10-slow:ro")
-		deadline := time.Now().Add(30 * time.Second)
-		for !strings.Contains(c.logs(), "helper running") {
-			if time.Now().After(deadline) {
-				t.Fatalf("the helper never ran; logs:\n%s", c.logs())
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		c.waitLog("helper running")
 		took := c.stop()
 		if took > maxStop {
 			t.Errorf("podman stop while a helper runs took %v; want well under the 10 s grace period", took)
@@ -237,15 +242,9 @@ func TestE2EImageScratch(t *testing.T) {
 		t.Fatalf("host portreserve = %d, %q", r.code, r.stderr)
 	}
 	abs, _ := filepath.Abs("build/image/amd64/bin/hello")
-	name := "pr-scratch"
-	podman(t, "rm", "-f", name)
-	t.Cleanup(func() { podman(t, "rm", "-f", name) })
-	if out, err := podman(t, "run", "-d", "--name", name, "--network", "host", "-v", filepath.Dir(s.sock)+":/run/portreserve",
+	c := runContainer(t, "pr-scratch", "-v", filepath.Dir(s.sock)+":/run/portreserve",
 		"-v", abs+":/usr/sbin/hello:ro", "--entrypoint", "/usr/sbin/portrelease",
-		"localhost/portreserve:amd64", "--exec", "hello", "--", "/usr/sbin/hello"); err != nil {
-		t.Fatalf("podman run: %v\n%s", err, out)
-	}
-	c := &podmanContainer{t, name}
+		"localhost/portreserve:amd64", "--exec", "hello", "--", "/usr/sbin/hello")
 	if body := c.get(); !strings.Contains(body, "(handed over)") {
 		t.Errorf("the server in the scratch image said %q; want the host's socket handed over", body)
 	}

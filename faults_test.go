@@ -85,6 +85,20 @@ func readFile(t *testing.T, path string) string {
 	return string(data)
 }
 
+// stderrFile creates a file, closed when the test ends, to be a
+// command's stderr where a pipe will not do: a detached daemon with no
+// syslog keeps the stderr it was started with, and a pipe read to its end
+// would wait for the daemon to exit.
+func stderrFile(t *testing.T) *os.File {
+	t.Helper()
+	f, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
 // TestNotifyFdChecked: -N names a descriptor the daemon must have been
 // given. Unchecked, -N 3 without a descriptor 3 wrote the newline into the
 // pidfile, which had got number 3, and closed it, dropping its lock.
@@ -332,17 +346,12 @@ func TestLeastPrivilege(t *testing.T) {
 	// No syslog here for uid 65534 (no /dev/log, /dev/kmsg is root's):
 	// the detached daemon keeps the stderr it was started with, so a
 	// file, which nobody reads to its end.
-	errPath := filepath.Join(t.TempDir(), "stderr")
-	errFile, err := os.Create(errPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer errFile.Close()
+	errFile := stderrFile(t)
 	cmd.Stderr = errFile
-	err = cmd.Run()
+	err := cmd.Run()
 	t.Cleanup(u.kill)
 	if err != nil {
-		t.Fatalf("portreserve as uid %d with CAP_NET_BIND_SERVICE: %v, %q; want 0", nobody, err, readFile(t, errPath))
+		t.Fatalf("portreserve as uid %d with CAP_NET_BIND_SERVICE: %v, %q; want 0", nobody, err, readFile(t, errFile.Name()))
 	}
 	mustBeHeld(t, 636, ipc.TCP)
 	u.waitHeld(t, "ldap")
@@ -457,7 +466,6 @@ func TestJournalPriorities(t *testing.T) {
 	taken := bindHere(t, 7701, ipc.TCP)
 	defer syscall.Close(taken)
 	logFile, journalStream := journalFile(t)
-	defer logFile.Close()
 	ready, readyW, _ := os.Pipe()
 	defer ready.Close()
 	cmd := exec.Command(bin("portreserve"), s.args("-f", "-N", "3")...)
@@ -490,10 +498,7 @@ func TestJournalPriorities(t *testing.T) {
 // systemd sets it for a service whose stderr is the journal.
 func journalFile(t *testing.T) (*os.File, string) {
 	t.Helper()
-	f, err := os.Create(filepath.Join(t.TempDir(), "journal"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := stderrFile(t)
 	var st syscall.Stat_t
 	syscall.Fstat(int(f.Fd()), &st)
 	return f, "JOURNAL_STREAM=" + strconv.FormatUint(st.Dev, 10) + ":" + strconv.FormatUint(st.Ino, 10)
@@ -505,7 +510,6 @@ func journalFile(t *testing.T) (*os.File, string) {
 func journalRun(t *testing.T, env []string, args ...string) (int, string) {
 	t.Helper()
 	f, journalStream := journalFile(t)
-	defer f.Close()
 	cmd := exec.Command(bin("portreserve"), args...)
 	cmd.Env = append(append(os.Environ(), journalStream), env...)
 	cmd.Stderr = f

@@ -79,12 +79,8 @@ func TestEmptyRoot(t *testing.T) {
 	// detached daemon keeps the stderr it was started with, as a
 	// container's log, and writes everything there. A file here: a pipe
 	// read to its end would wait for the daemon to exit.
-	logPath := filepath.Join(t.TempDir(), "stderr")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
+	logFile := stderrFile(t)
+	logPath := logFile.Name()
 	cmd := &exec.Cmd{Path: "/portreserve", Args: []string{"/portreserve"}, Dir: "/", Env: []string{}, Stderr: logFile,
 		SysProcAttr: &syscall.SysProcAttr{Chroot: root}}
 	if err := cmd.Run(); err != nil {

@@ -78,8 +78,9 @@ func detach(args []string, env *applets.Env, notifyFd int) int {
 	// The daemon closes its end right after the status: wait for that
 	// too, so that when this returns it holds nothing of the caller's
 	// (a check of its descriptors caught the pipe still open).
+	var drain [1]byte
 	for n == 1 {
-		if m, err := unix.Read(pipe[0], make([]byte, 1)); err != unix.EINTR && (m <= 0 || err != nil) {
+		if m, err := unix.Read(pipe[0], drain[:]); err != unix.EINTR && (m <= 0 || err != nil) {
 			break
 		}
 	}

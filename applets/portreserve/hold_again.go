@@ -79,8 +79,9 @@ const joinWait = 10 * time.Second
 // held by one daemon.
 func (d *daemon) joinRunning() int {
 	deadline := time.Now().Add(joinWait)
+	log := clientLog(d.env)
 	for time.Now().Before(deadline) {
-		if code, asked := holdRunning(d.o, clientLog(d.env)); asked {
+		if code, asked := holdRunning(d.o, log); asked {
 			return code
 		}
 		time.Sleep(10 * time.Millisecond)

@@ -223,18 +223,20 @@ func (s *Set) short(c byte) *option {
 // Help prints the usage on stdout and returns exit status 0, or 1 when it
 // could not be written (a full disk, a closed pipe).
 func (s *Set) Help() int {
-	if _, err := io.WriteString(s.stdout(), s.Usage); err != nil {
-		io.WriteString(s.stderr(), s.Name+": the help: "+err.Error()+"\n")
-		return 1
-	}
-	return 0
+	return s.print("the help", s.Usage)
 }
 
 // PrintVersion prints "NAME VERSION" on stdout and returns exit status 0,
 // or 1 when it could not be written.
 func (s *Set) PrintVersion() int {
-	if _, err := io.WriteString(s.stdout(), s.Name+" "+Version+"\n"); err != nil {
-		io.WriteString(s.stderr(), s.Name+": the version: "+err.Error()+"\n")
+	return s.print("the version", s.Name+" "+Version+"\n")
+}
+
+// print writes text, what was asked for, on stdout and returns exit
+// status 0, or says why it could not and returns 1.
+func (s *Set) print(what, text string) int {
+	if _, err := io.WriteString(s.stdout(), text); err != nil {
+		io.WriteString(s.stderr(), s.Name+": "+what+": "+err.Error()+"\n")
 		return 1
 	}
 	return 0
