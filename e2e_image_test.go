@@ -211,8 +211,9 @@ func TestE2EImage(t *testing.T) {
 		os.WriteFile(filepath.Join(conf, "hello"), []byte("80/tcp\n"), 0o644)
 		c := runContainer(t, "pr-pids", "--pids-limit", "6", "-v", conf+":/etc/portreserve:ro",
 			"--entrypoint", "/usr/sbin/portreserve", "localhost/portreserve:amd64", "-f")
-		c.waitLog("portreserve: holding 1 ports for 1 names") // within --pids-limit 6
-		podman(t, "rm", "-f", c.name)                         // it holds 80
+		// The daemon started within --pids-limit 6.
+		c.waitLog("portreserve: holding 1 ports for 1 names")
+		podman(t, "rm", "-f", c.name) // it holds 80
 		hello := runHello(t, "amd64", "pr-pids-hello", "--pids-limit", "16")
 		if body := hello.get(); !strings.Contains(body, "(handed over)") {
 			t.Errorf("hello image under --pids-limit 16 said %q", body)
