@@ -27,11 +27,11 @@
 package services
 
 import (
-	"bytes"
 	_ "embed"
 	"errors"
 	"io/fs"
 	"strconv"
+	"strings"
 
 	"portreserve/internal/rawfs"
 )
@@ -115,16 +115,28 @@ func Load(path string) (*DB, error) {
 
 // Parse parses the contents of a services file. It never fails: lines that
 // are not well formed are recorded in Malformed and skipped.
+//
+// Parse copies data once into a string that every name, alias and protocol
+// is a substring of, and the aliases of all entries share one backing
+// array: a daemon that reads the file at start-up allocates a handful of
+// times, not several times a line.
 func Parse(data []byte) *DB {
-	db := &DB{byName: map[key]int{}, byPort: map[portKey]int{}}
-	for n := 1; len(data) > 0; n++ {
-		var line []byte
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			line, data = data[:i], data[i+1:]
+	text := string(data)
+	lines := strings.Count(text, "\n") + 1
+	db := &DB{
+		Entries: make([]Entry, 0, lines),
+		byName:  make(map[key]int, lines),
+		byPort:  make(map[portKey]int, lines),
+	}
+	var aliases []string
+	for n := 1; len(text) > 0; n++ {
+		var line string
+		if i := strings.IndexByte(text, '\n'); i >= 0 {
+			line, text = text[:i], text[i+1:]
 		} else {
-			line, data = data, nil
+			line, text = text, ""
 		}
-		e, ok, blank := parseLine(line)
+		e, ok, blank := parseLine(line, &aliases)
 		if blank {
 			continue
 		}
@@ -177,44 +189,47 @@ func (db *DB) Name(port int, proto string) (name string, ok bool) {
 }
 
 // parseLine parses one line. blank reports a line with nothing but white
-// space and comment; ok reports a well-formed entry.
-func parseLine(line []byte) (e Entry, ok, blank bool) {
-	if i := bytes.IndexByte(line, '#'); i >= 0 {
+// space and comment; ok reports a well-formed entry. Aliases are appended
+// to *aliases, and e.Aliases is the part of it that is this line's.
+func parseLine(line string, aliases *[]string) (e Entry, ok, blank bool) {
+	if i := strings.IndexByte(line, '#'); i >= 0 {
 		line = line[:i]
 	}
-	fields := splitFields(line)
-	if len(fields) == 0 {
+	name, rest := nextField(line)
+	if name == "" {
 		return e, false, true
 	}
-	if len(fields) < 2 {
-		return e, false, false
-	}
-	portProto := fields[1]
-	slash := bytes.IndexByte(portProto, '/')
-	if slash < 0 || slash == len(portProto)-1 || bytes.IndexByte(portProto[slash+1:], '/') >= 0 {
+	portProto, rest := nextField(rest)
+	slash := strings.IndexByte(portProto, '/')
+	if slash < 0 || slash == len(portProto)-1 || strings.IndexByte(portProto[slash+1:], '/') >= 0 {
 		return e, false, false
 	}
 	port, ok := parsePort(portProto[:slash])
 	if !ok {
 		return e, false, false
 	}
-	e.Name = string(fields[0])
+	e.Name = name
 	e.Port = port
-	e.Proto = string(portProto[slash+1:])
-	for _, a := range fields[2:] {
-		e.Aliases = append(e.Aliases, string(a))
+	e.Proto = portProto[slash+1:]
+	first := len(*aliases)
+	for a, rest := nextField(rest); a != ""; a, rest = nextField(rest) {
+		*aliases = append(*aliases, a)
+	}
+	if len(*aliases) > first {
+		e.Aliases = (*aliases)[first:len(*aliases):len(*aliases)]
 	}
 	return e, true, false
 }
 
 // parsePort parses a decimal port number 0..65535 with no sign, no base
 // prefix and no leading zeros.
-func parsePort(b []byte) (int, bool) {
+func parsePort(b string) (int, bool) {
 	if len(b) == 0 || len(b) > 5 || (b[0] == '0' && len(b) > 1) {
 		return 0, false
 	}
 	n := 0
-	for _, c := range b {
+	for i := 0; i < len(b); i++ {
+		c := b[i]
 		if c < '0' || c > '9' {
 			return 0, false
 		}
@@ -229,20 +244,16 @@ func isSpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'
 }
 
-// splitFields splits line at runs of white space.
-func splitFields(line []byte) [][]byte {
-	var fields [][]byte
-	for i := 0; i < len(line); {
-		for i < len(line) && isSpace(line[i]) {
-			i++
-		}
-		start := i
-		for i < len(line) && !isSpace(line[i]) {
-			i++
-		}
-		if i > start {
-			fields = append(fields, line[start:i])
-		}
+// nextField returns the first run of non-space bytes in s, and what
+// follows it; field is empty when s has none.
+func nextField(s string) (field, rest string) {
+	i := 0
+	for i < len(s) && isSpace(s[i]) {
+		i++
 	}
-	return fields
+	j := i
+	for j < len(s) && !isSpace(s[j]) {
+		j++
+	}
+	return s[i:j], s[j:]
 }

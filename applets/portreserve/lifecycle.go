@@ -42,6 +42,9 @@ type daemon struct {
 	pid        *pidfile
 	ctl        int // control socket
 	holder     *holder
+	// clock times start-up for the debug log; nil when not debugging,
+	// and once the daemon is ready.
+	clock *phaseClock
 
 	mu      sync.Mutex // guards everything below; signals and requests take it
 	tab     *table
@@ -94,6 +97,9 @@ func (d *daemon) run() int {
 	// and the freed memory goes back to the kernel, so that the idle
 	// daemon's resident size is what it keeps.
 	gcPercent := debug.SetGCPercent(-1)
+	if d.o.debug {
+		d.clock = newPhaseClock()
+	}
 	if d.o.notifyFd >= 0 {
 		if err := checkNotifyFd(d.o.notifyFd); err != nil {
 			d.log.Error(err.Error())
@@ -108,6 +114,7 @@ func (d *daemon) run() int {
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	d.mu.Lock()
 	go d.handleSignals(sigs)
+	d.clock.mark("signals")
 	var err error
 	if err = mkdirParents(filepath.Dir(d.o.pidfile)); err != nil {
 		d.log.Error(err.Error())
@@ -121,6 +128,7 @@ func (d *daemon) run() int {
 		d.log.Error(err.Error())
 		return 2
 	}
+	d.clock.mark("pidfile")
 	cfg, err := d.readConfig()
 	if err != nil {
 		d.log.Error(err.Error())
@@ -145,9 +153,12 @@ func (d *daemon) run() int {
 		d.pid.remove()
 		return 2
 	}
+	d.clock.mark("socket")
 	d.tab.load(cfg)
 	prepareFds(len(cfg.Reservations), d.ctl)
+	d.clock.mark("table")
 	failed := d.bindAll()
+	d.clock.mark("binds")
 	d.reportFailures(failed)
 	pending := d.reportPending()
 	status := 0
@@ -166,6 +177,10 @@ func (d *daemon) run() int {
 	cfg = nil
 
 	d.schedulePending()
+	if d.clock != nil {
+		d.log.Debug(d.clock.String())
+		d.clock = nil
+	}
 	d.ready(status)
 	// The ports are held: from now on the daemon needs no privilege but
 	// binding ports below 1024 again. The drop comes after readiness (it
@@ -184,14 +199,19 @@ func (d *daemon) run() int {
 	return 0
 }
 
-// readConfig reads the services database and the configuration directory,
-// logging every problem.
+// readConfig reads the configuration directory, and the services database
+// if a line names a service, logging every problem.
 func (d *daemon) readConfig() (*config.Config, error) {
-	db, dbErr := services.Load(d.o.services)
-	if dbErr != nil {
-		d.log.Error(dbErr.Error())
-	}
-	cfg, err := config.Read(d.o.configDir, db, dbErr)
+	cfg, err := config.Read(d.o.configDir, func() (*services.DB, error) {
+		d.clock.mark("config")
+		db, err := services.Load(d.o.services)
+		if err != nil {
+			d.log.Error(err.Error())
+		}
+		d.clock.mark("services")
+		return db, err
+	})
+	d.clock.mark("config")
 	if err != nil {
 		return nil, err
 	}

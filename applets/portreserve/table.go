@@ -12,15 +12,31 @@ import (
 )
 
 // entry is one reservation and what became of it. Entries are kept small:
-// a daemon holding 10,000 ports keeps 10,000 of them for its lifetime.
+// a daemon holding 10,000 ports keeps 10,000 of them for its lifetime, 24
+// bytes each, the configuration line they come from shared.
 type entry struct {
-	name  string
-	file  string
-	line  int32
+	*origin
 	port  uint16
 	proto ipc.Proto
 	state ipc.State
 	errno syscall.Errno // why the bind failed
+}
+
+// origin is the configuration line an entry comes from: every port of a
+// range shares one.
+type origin struct {
+	name string
+	file string
+	line int32
+}
+
+// newEntry makes the entry of r. It shares *last when r comes from the same
+// line as the entry before, and leaves r's origin in *last for the next.
+func newEntry(r *config.Reservation, last **origin) entry {
+	if o := *last; o == nil || o.line != int32(r.Line) || o.file != r.File || o.name != r.Name {
+		*last = &origin{name: r.Name, file: r.File, line: int32(r.Line)}
+	}
+	return entry{origin: *last, port: r.Port, proto: r.Proto}
 }
 
 // key identifies a (port, protocol): one held socket.
@@ -42,7 +58,7 @@ func (e *entry) what() string {
 // either name closes it.
 type table struct {
 	entries  []entry
-	fds      map[key]int     // held sockets
+	fds      map[key]int32   // held sockets (int32: half the map of int)
 	released map[string]bool // names released, never taken again
 	gen      uint32          // changes whenever an entry changes state
 	// undo is what takeBack needs to undo the last handoff: whether its
@@ -57,7 +73,7 @@ type table struct {
 }
 
 func newTable(hold func(uint16, ipc.Proto) (int, error)) *table {
-	return &table{fds: map[key]int{}, released: map[string]bool{}, hold: hold}
+	return &table{fds: map[key]int32{}, released: map[string]bool{}, hold: hold}
 }
 
 // held is the number of sockets held.
@@ -90,7 +106,9 @@ func (t *table) load(cfg *config.Config) {
 	}
 	entries := make([]entry, 0, len(cfg.Reservations))
 	placed := map[string]bool{}
-	for _, r := range cfg.Reservations {
+	var last *origin
+	for i := range cfg.Reservations {
+		r := &cfg.Reservations[i]
 		if t.released[r.Name] {
 			if !placed[r.Name] {
 				entries = append(entries, old[r.Name]...)
@@ -99,7 +117,7 @@ func (t *table) load(cfg *config.Config) {
 			continue
 		}
 		placed[r.Name] = true
-		e := entry{name: r.Name, file: r.File, line: int32(r.Line), port: r.Port, proto: r.Proto}
+		e := newEntry(r, &last)
 		e.state = wasHeld[nameKey{r.Name, e.key()}]
 		entries = append(entries, e)
 	}
@@ -137,7 +155,7 @@ func (t *table) closeUnwanted() {
 	}
 	for k, fd := range t.fds {
 		if !wanted[k] {
-			unix.Close(fd)
+			unix.Close(int(fd))
 			delete(t.fds, k)
 		}
 	}
@@ -173,9 +191,10 @@ func (t *table) holdAgain(name string, cfg *config.Config) (known bool) {
 		}
 	}
 	var fresh []entry
-	for _, r := range cfg.Reservations {
-		if r.Name == name {
-			e := entry{name: r.Name, file: r.File, line: int32(r.Line), port: r.Port, proto: r.Proto}
+	var last *origin
+	for i := range cfg.Reservations {
+		if r := &cfg.Reservations[i]; r.Name == name {
+			e := newEntry(r, &last)
 			e.state = holding[e.key()]
 			fresh = append(fresh, e)
 		}
@@ -223,7 +242,7 @@ func (t *table) bind(e *entry) bool {
 		e.state, e.errno = ipc.Failed, errnoOf(err)
 		return false
 	}
-	t.fds[e.key()] = fd
+	t.fds[e.key()] = int32(fd)
 	e.state, e.errno = ipc.Held, 0
 	return true
 }
@@ -293,7 +312,7 @@ func (t *table) release(name string) (known bool, closed, total int) {
 			continue
 		}
 		if fd, ok := t.fds[e.key()]; ok {
-			unix.Close(fd)
+			unix.Close(int(fd))
 			delete(t.fds, e.key())
 			closed++
 		}
@@ -331,7 +350,7 @@ func (t *table) releaseAll() int {
 		}
 	}
 	for k, fd := range t.fds {
-		unix.Close(fd)
+		unix.Close(int(fd))
 		delete(t.fds, k)
 	}
 	t.gen++
@@ -375,7 +394,7 @@ func (t *table) handoff(name string, keep bool) (out []handed, known bool) {
 		} else {
 			delete(t.fds, e.key())
 		}
-		out = append(out, handed{entry: ipc.Entry{Name: name, Port: e.port, Proto: e.proto, State: state}, key: e.key(), fd: fd})
+		out = append(out, handed{entry: ipc.Entry{Name: name, Port: e.port, Proto: e.proto, State: state}, key: e.key(), fd: int(fd)})
 	}
 	if !known && !t.released[name] {
 		return nil, false
@@ -406,7 +425,7 @@ func (t *table) handoff(name string, keep bool) (out []handed, known bool) {
 // the name is released only if it was then.
 func (t *table) takeBack(name string, hs []handed) {
 	for _, h := range hs {
-		t.fds[h.key] = h.fd
+		t.fds[h.key] = int32(h.fd)
 	}
 	for i, state := range t.undo.states {
 		t.entries[i].state = state

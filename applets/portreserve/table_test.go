@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"syscall"
 	"testing"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -216,6 +217,25 @@ func TestTableTakeBack(t *testing.T) {
 				t.Errorf("handoff(%s, keep %v) then takeBack: states %v, %d held, released %v; want %v, %d, false",
 					name, keep, got, tab.held(), tab.released[name], before, held)
 			}
+		}
+	}
+}
+
+// TestEntrySize: a daemon keeps an entry per reserved port for its
+// lifetime, so an entry stays three words, its configuration line shared.
+func TestEntrySize(t *testing.T) {
+	if got, want := unsafe.Sizeof(entry{}), 3*unsafe.Sizeof(uintptr(0)); got > want {
+		t.Errorf("unsafe.Sizeof(entry{}) = %d; want at most %d", got, want)
+	}
+	cfg := &config.Config{}
+	for p := uint16(1000); p < 1010; p++ {
+		cfg.Reservations = append(cfg.Reservations, config.Reservation{Name: "r", Port: p, Proto: ipc.TCP, File: "/etc/portreserve/r", Line: 1})
+	}
+	tab := newTable(func(uint16, ipc.Proto) (int, error) { return -1, nil })
+	tab.load(cfg)
+	for _, e := range tab.entries[1:] {
+		if e.origin != tab.entries[0].origin {
+			t.Fatalf("entries of one line have origins %p and %p; want one shared", e.origin, tab.entries[0].origin)
 		}
 	}
 }

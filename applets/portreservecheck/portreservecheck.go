@@ -143,7 +143,7 @@ func (c *check) run() int {
 		db = &services.DB{}
 	}
 	c.db = db
-	cfg, err := config.Read(c.o.configDir, db, dbErr)
+	cfg, err := config.Read(c.o.configDir, config.Loaded(db, dbErr))
 	if err != nil {
 		c.problem(config.Problem{File: c.o.configDir, Msg: err.Error()})
 		return 1

@@ -133,7 +133,10 @@ type claim = int
 
 // reader carries the state of one Read.
 type reader struct {
-	cfg    *Config
+	cfg *Config
+	// load reads the services database; db and dbErr are what it
+	// returned, once a line named a service.
+	load   LoadServices
 	db     *services.DB
 	dbErr  error
 	claims map[uint32]claim // port<<8|proto: the first name to claim it
@@ -148,13 +151,24 @@ type reader struct {
 // lines and hundreds of megabytes of messages.
 const MaxWarnings = 20
 
-// Read reads the configuration directory dir, resolving service names with
-// db; dbErr, if not nil, is why the services database could not be read
-// and is repeated in the message of every name that could not be resolved.
+// LoadServices returns the services database to resolve names with, and,
+// if not nil, why it could not be read (the database may then be nil).
+type LoadServices func() (*services.DB, error)
+
+// Loaded is a LoadServices for a database read already.
+func Loaded(db *services.DB, err error) LoadServices {
+	return func() (*services.DB, error) { return db, err }
+}
+
+// Read reads the configuration directory dir, resolving service names in
+// the database load returns. Read calls load once, when a line first names
+// a service, and not at all for a configuration of port numbers: the
+// daemon then never reads /etc/services. The error load returns is repeated
+// in the message of every name that could not be resolved.
 // A directory that does not exist is an empty configuration. The error is
 // for a directory that exists but cannot be listed; problems with files
 // and lines are in Config.Problems.
-func Read(dir string, db *services.DB, dbErr error) (*Config, error) {
+func Read(dir string, load LoadServices) (*Config, error) {
 	cfg := &Config{Dir: dir}
 	names, err := rawfs.Names(dir)
 	if err == unix.ENOENT {
@@ -164,10 +178,7 @@ func Read(dir string, db *services.DB, dbErr error) (*Config, error) {
 		return cfg, &fs.PathError{Op: "read directory", Path: dir, Err: err}
 	}
 	sort.Strings(names)
-	if db == nil {
-		db = &services.DB{}
-	}
-	r := &reader{cfg: cfg, db: db, dbErr: dbErr, claims: map[uint32]claim{}}
+	r := &reader{cfg: cfg, load: load, claims: map[uint32]claim{}}
 	for _, name := range names {
 		r.readEntry(filepath.Join(dir, name), name)
 	}
@@ -306,7 +317,7 @@ func (r *reader) parseEntry(name, path string, line int, text string) {
 	var held []ipc.Proto
 	port := 0
 	for _, proto := range protos {
-		if p, ok := r.db.Port(spec, proto.String()); ok {
+		if p, ok := r.services().Port(spec, proto.String()); ok {
 			if p == 0 {
 				r.problem(path, line, false, "service "+spec+" is port 0 in "+r.source()+"; port 0 cannot be held")
 				continue
@@ -344,9 +355,22 @@ func (r *reader) parseEntry(name, path string, line int, text string) {
 	r.problem(path, line, false, msg)
 }
 
+// services is the services database, loaded on the first call.
+func (r *reader) services() *services.DB {
+	if r.db == nil {
+		if r.load != nil {
+			r.db, r.dbErr = r.load()
+		}
+		if r.db == nil {
+			r.db = &services.DB{}
+		}
+	}
+	return r.db
+}
+
 // source names the services database for messages.
 func (r *reader) source() string {
-	if r.db.Source == "" {
+	if r.services().Source == "" {
 		return "the services database"
 	}
 	return r.db.Source

@@ -103,7 +103,7 @@ func TestLines(t *testing.T) {
 			[]string{`D/f:1: unknown service "bad!" (not in ../../services/netbase-services)`, "D/f:3: port 70000 out of range 1-65535"}},
 	} {
 		dir := writeDir(t, map[string]string{"f": tt.text})
-		cfg, err := Read(dir, debian(t), nil)
+		cfg, err := Read(dir, Loaded(debian(t), nil))
 		if err != nil {
 			t.Fatalf("%s: Read = %v", tt.desc, err)
 		}
@@ -141,7 +141,7 @@ func TestFiles(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, long), []byte("995\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := Read(dir, debian(t), nil)
+	cfg, err := Read(dir, Loaded(debian(t), nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func TestSource(t *testing.T) {
 }
 
 func TestMissingDirectoryIsEmpty(t *testing.T) {
-	cfg, err := Read(filepath.Join(t.TempDir(), "none"), debian(t), nil)
+	cfg, err := Read(filepath.Join(t.TempDir(), "none"), Loaded(debian(t), nil))
 	if err != nil || len(cfg.Reservations) != 0 || len(cfg.Problems) != 0 {
 		t.Errorf("Read(missing dir) = %+v, %v; want empty, nil", cfg, err)
 	}
@@ -191,10 +191,10 @@ func TestMissingDirectoryIsEmpty(t *testing.T) {
 
 func TestUnreadable(t *testing.T) {
 	dir := writeDir(t, map[string]string{"big": strings.Repeat("# padding\n", MaxFileSize/10+1), "ok": "ipp/tcp"})
-	if _, err := Read(filepath.Join(dir, "ok"), debian(t), nil); err == nil {
+	if _, err := Read(filepath.Join(dir, "ok"), Loaded(debian(t), nil)); err == nil {
 		t.Errorf("Read(a file, not a directory) = nil error; want an error")
 	}
-	cfg, err := Read(dir, debian(t), nil)
+	cfg, err := Read(dir, Loaded(debian(t), nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +209,7 @@ func TestUnreadable(t *testing.T) {
 		if err := os.Chmod(filepath.Join(dir, "big"), 0); err != nil {
 			t.Fatal(err)
 		}
-		cfg, _ := Read(dir, debian(t), nil)
+		cfg, _ := Read(dir, Loaded(debian(t), nil))
 		want := []string{"D/big: open: permission denied"}
 		if got := problems(cfg, dir); !reflect.DeepEqual(got, want) {
 			t.Errorf("problems = %q; want %q", got, want)
@@ -219,7 +219,7 @@ func TestUnreadable(t *testing.T) {
 
 func TestServicesError(t *testing.T) {
 	dir := writeDir(t, map[string]string{"cups": "ipp\n631/tcp\n"})
-	cfg, _ := Read(dir, nil, os.ErrPermission)
+	cfg, _ := Read(dir, Loaded(nil, os.ErrPermission))
 	want := []string{`D/cups:1: unknown service "ipp" (not in the services database): permission denied`}
 	if got := problems(cfg, dir); !reflect.DeepEqual(got, want) {
 		t.Errorf("problems = %q; want %q", got, want)
@@ -229,12 +229,36 @@ func TestServicesError(t *testing.T) {
 	}
 }
 
+// TestServicesLoadedOnDemand: the services database is read once, and only
+// for a configuration that names a service.
+func TestServicesLoadedOnDemand(t *testing.T) {
+	for _, tt := range []struct {
+		files map[string]string
+		loads int
+	}{
+		{map[string]string{"nfs": "892\n875/udp\n", "r": "40000-40100\n"}, 0},
+		{map[string]string{"cups": "ipp\n631\n", "ldap": "ldaps/tcp\n"}, 1},
+	} {
+		loads := 0
+		load := func() (*services.DB, error) {
+			loads++
+			return services.Default(), nil
+		}
+		if _, err := Read(writeDir(t, tt.files), load); err != nil {
+			t.Fatal(err)
+		}
+		if loads != tt.loads {
+			t.Errorf("Read(%q) loaded the services database %d times; want %d", tt.files, loads, tt.loads)
+		}
+	}
+}
+
 func BenchmarkRead(b *testing.B) {
 	dir := b.TempDir()
 	os.WriteFile(filepath.Join(dir, "range"), []byte("20000-29999/tcp\n"), 0o644)
 	db := services.Default()
 	for i := 0; i < b.N; i++ {
-		Read(dir, db, nil)
+		Read(dir, Loaded(db, nil))
 	}
 }
 
@@ -242,7 +266,7 @@ func BenchmarkRead(b *testing.B) {
 // MaxWarnings warnings and one more with the count of the rest.
 func TestManyWarnings(t *testing.T) {
 	dir := writeDir(t, map[string]string{"dup": strings.Repeat("7000\n", 200000), "ok": "7001/tcp\n"})
-	cfg, err := Read(dir, debian(t), nil)
+	cfg, err := Read(dir, Loaded(debian(t), nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +289,7 @@ func TestFIFO(t *testing.T) {
 	}
 	done := make(chan *Config)
 	go func() {
-		cfg, _ := Read(dir, debian(t), nil)
+		cfg, _ := Read(dir, Loaded(debian(t), nil))
 		done <- cfg
 	}()
 	select {

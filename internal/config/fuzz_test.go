@@ -27,7 +27,7 @@ func FuzzRead(f *testing.F) {
 		if err := os.WriteFile(filepath.Join(dir, "svc"), []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		cfg, err := Read(dir, db, nil)
+		cfg, err := Read(dir, Loaded(db, nil))
 		if err != nil {
 			t.Fatalf("Read = %v", err)
 		}
