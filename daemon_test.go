@@ -496,6 +496,45 @@ func TestReadiness(t *testing.T) {
 	}
 }
 
+// TestDebugStartupPhases: portreserve -d logs how long each start-up phase
+// took, in order, before it is ready (make bench reads the line), and a
+// configuration of port numbers never reads the services file.
+func TestDebugStartupPhases(t *testing.T) {
+	needNetns(t)
+	s := newSetup(t, map[string]string{"r": "21000-21009\n"})
+	stderr := stderrFile(t)
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A services file that cannot be read: reading it would be an error.
+	cmd := exec.Command(bin("portreserve"), s.args("-d", "-N", "3", "-S", s.dir)...)
+	cmd.ExtraFiles = []*os.File{pw}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	if n, _ := pr.Read(make([]byte, 1)); n != 1 {
+		t.Fatal("portreserve -d exited before it was ready")
+	}
+	b, _ := os.ReadFile(stderr.Name())
+	_, line, ok := strings.Cut(string(b), "start-up: ")
+	line, _, _ = strings.Cut(line, "\n")
+	var names []string
+	for _, ph := range strings.Split(line, ", ") {
+		f := strings.Fields(ph)
+		if len(f) != 3 || f[2] != "ms" {
+			t.Fatalf("start-up line %q: phase %q; want NAME MS ms", line, ph)
+		}
+		names = append(names, f[0])
+	}
+	if want := "signals pidfile config socket table binds"; !ok || strings.Join(names, " ") != want {
+		t.Errorf("portreserve -d logged phases %q; want %q\n%s", names, want, b)
+	}
+}
+
 func TestDetachedParentWaitsForHolds(t *testing.T) {
 	needNetns(t)
 	s := newSetup(t, map[string]string{"r": "22000-22999\n"})

@@ -32,14 +32,16 @@ portreserve.service is not running and exits 0. A port something else has
 bound is reported.
 
   -f, --foreground       stay in the foreground and log to stderr
-  -d, --debug            like -f, and log every request
+  -d, --debug            like -f, and log every request and the time each
+                         start-up phase took
   -k, --keep-running     do not exit when nothing is held (for supervisors
                          that restart a service that exits: runit, s6)
   -N, --notify-fd=FD     write a newline to FD once every port is held
                          (s6 notification-fd); $NOTIFY_SOCKET gets READY=1
   -c, --config-dir=DIR   configuration directory (default /etc/portreserve)
   -S, --services=FILE    services database (default /etc/services; a
-                         built-in copy of Debian's when the file is missing)
+                         built-in copy of Debian's when the file is missing),
+                         read only if a line names a service
   -s, --socket=PATH      control socket (default /run/portreserve/socket)
   -p, --pidfile=FILE     pidfile (default /run/portreserve.pid)
   -h, --help             show this help
