@@ -1,18 +1,28 @@
 package ipc
 
-import "errors"
+import (
+	"errors"
+
+	"portreserve/internal/inetaddr"
+)
 
 // Magic starts every request and reply.
 const Magic = "\x7fPRS"
 
-// Version is the protocol version this package speaks.
-const Version = 1
+// Version is the protocol version this package speaks: 2, whose list and
+// hand-off reply entries carry an address. Version1 requests are answered
+// in version 1's layout, without it; see Request.Version.
+const (
+	Version  = 2
+	Version1 = 1
+)
 
 // Sizes of the fixed parts of the protocol, in bytes.
 const (
 	RequestSize     = 80
 	ReplyHeaderSize = 88
-	EntrySize       = 72
+	EntrySize       = 88 // version 2; version 1's are EntrySizeV1
+	EntrySizeV1     = 72
 	NameSize        = 64 // the name field; also MaxNameLen
 	// PageEntries is the most entries one list reply carries.
 	PageEntries = 32
@@ -22,10 +32,15 @@ const (
 
 // Request is a decoded request.
 type Request struct {
-	Op   Op
-	ID   uint32
-	Arg  uint32 // OpList: index of the first entry wanted
-	Name string // OpRelease: the release name
+	// Version is the protocol version the request is sent in, and its
+	// reply comes in. Marshal with 0 sends Version for OpList and
+	// OpHandoff, whose replies carry entries, and Version1 for the rest,
+	// which a daemon from before version 2 also understands.
+	Version uint8
+	Op      Op
+	ID      uint32
+	Arg     uint32 // OpList: index of the first entry wanted
+	Name    string // OpRelease: the release name
 	// Legacy marks a portreserve 0.0.5 release (see ParseDatagram):
 	// OpRelease or OpReleaseAll, never answered.
 	Legacy bool
@@ -33,6 +48,7 @@ type Request struct {
 
 // Reply is a decoded reply.
 type Reply struct {
+	Version    uint8 // the request's; 0 is Version
 	Op         Op
 	Status     Status
 	ID         uint32
@@ -46,6 +62,7 @@ type Reply struct {
 // Entry is one reservation in a list reply.
 type Entry struct {
 	Name  string
+	Addr  inetaddr.Addr // inetaddr.Any: every address; always Any in version 1
 	Port  uint16
 	Proto Proto
 	State State
@@ -108,7 +125,13 @@ func (bigEndian) PutUint32(b []byte, v uint32) {
 func (r *Request) Marshal() []byte {
 	b := make([]byte, RequestSize)
 	copy(b, Magic)
-	b[4] = Version
+	b[4] = r.Version
+	if b[4] == 0 {
+		b[4] = Version1
+		if r.Op == OpList || r.Op == OpHandoff {
+			b[4] = Version
+		}
+	}
 	b[5] = byte(r.Op)
 	be.PutUint32(b[8:], r.ID)
 	be.PutUint32(b[12:], r.Arg)
@@ -131,9 +154,10 @@ func ParseRequest(b []byte) (Request, error) {
 	if len(b) != RequestSize {
 		return r, ErrSize
 	}
-	if b[4] != Version {
+	if b[4] != Version && b[4] != Version1 {
 		return r, ErrVersion
 	}
+	r.Version = b[4]
 	if be.Uint16(b[6:]) != 0 {
 		return r, ErrFlags
 	}
@@ -198,9 +222,16 @@ func ParseLegacy(b []byte) (name string, ok bool) {
 
 // Marshal encodes r with its entries.
 func (r *Reply) Marshal() []byte {
-	b := make([]byte, ReplyHeaderSize+len(r.Entries)*EntrySize)
+	v, size := r.Version, EntrySize
+	if v == 0 {
+		v = Version
+	}
+	if v == Version1 {
+		size = EntrySizeV1
+	}
+	b := make([]byte, ReplyHeaderSize+len(r.Entries)*size)
 	copy(b, Magic)
-	b[4] = Version
+	b[4] = v
 	b[5] = byte(r.Op)
 	be.PutUint16(b[6:], uint16(r.Status))
 	be.PutUint32(b[8:], r.ID)
@@ -209,12 +240,15 @@ func (r *Reply) Marshal() []byte {
 	be.PutUint32(b[20:], r.Generation)
 	putName(b[24:24+NameSize], r.Name)
 	for i, e := range r.Entries {
-		p := b[ReplyHeaderSize+i*EntrySize:]
+		p := b[ReplyHeaderSize+i*size:]
 		putName(p[:NameSize], e.Name)
 		be.PutUint16(p[64:], e.Port)
 		p[66] = byte(e.Proto)
 		p[67] = byte(e.State)
 		be.PutUint32(p[68:], e.Errno)
+		if size == EntrySize {
+			copy(p[72:88], e.Addr[:])
+		}
 	}
 	return b
 }
@@ -223,15 +257,24 @@ func (r *Reply) Marshal() []byte {
 // number of entries the datagram carries.
 func ParseReply(b []byte) (Reply, error) {
 	var r Reply
-	if len(b) < ReplyHeaderSize || (len(b)-ReplyHeaderSize)%EntrySize != 0 {
+	if len(b) < ReplyHeaderSize {
 		return r, ErrSize
 	}
 	if string(b[:4]) != Magic {
 		return r, ErrMagic
 	}
-	if b[4] != Version {
+	size := EntrySize
+	switch b[4] {
+	case Version:
+	case Version1:
+		size = EntrySizeV1
+	default:
 		return r, ErrVersion
 	}
+	if (len(b)-ReplyHeaderSize)%size != 0 {
+		return r, ErrSize
+	}
+	r.Version = b[4]
 	r.Op = Op(b[5])
 	r.Status = Status(be.Uint16(b[6:]))
 	r.ID = be.Uint32(b[8:])
@@ -242,12 +285,12 @@ func ParseReply(b []byte) (Reply, error) {
 	if r.Name, ok = getName(b[24 : 24+NameSize]); !ok {
 		return r, ErrName
 	}
-	n := (len(b) - ReplyHeaderSize) / EntrySize
+	n := (len(b) - ReplyHeaderSize) / size
 	if n > 0 && ((r.Op != OpList && r.Op != OpHandoff) || uint32(n) != r.Count) {
 		return r, ErrCount
 	}
 	for i := 0; i < n; i++ {
-		p := b[ReplyHeaderSize+i*EntrySize:]
+		p := b[ReplyHeaderSize+i*size:]
 		var e Entry
 		if e.Name, ok = getName(p[:NameSize]); !ok {
 			return r, ErrName
@@ -256,6 +299,9 @@ func ParseReply(b []byte) (Reply, error) {
 		e.Proto = Proto(p[66])
 		e.State = State(p[67])
 		e.Errno = be.Uint32(p[68:])
+		if size == EntrySize {
+			copy(e.Addr[:], p[72:88])
+		}
 		r.Entries = append(r.Entries, e)
 	}
 	return r, nil

@@ -5,12 +5,15 @@ import (
 	"encoding/hex"
 	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
+
+	"portreserve/internal/inetaddr"
 )
 
 func TestRequestLayout(t *testing.T) {
-	r := Request{Op: OpRelease, ID: 0x01020304, Arg: 0x0a0b0c0d, Name: "cups"}
+	r := Request{Version: Version1, Op: OpRelease, ID: 0x01020304, Arg: 0x0a0b0c0d, Name: "cups"}
 	b := r.Marshal()
 	want := "7f505253" + "01" + "01" + "0000" + "01020304" + "0a0b0c0d" +
 		hex.EncodeToString([]byte("cups")) + strings.Repeat("00", 60)
@@ -24,19 +27,29 @@ func TestRequestLayout(t *testing.T) {
 }
 
 func TestRequestFields(t *testing.T) {
+	// Requests whose replies carry entries go as version 2, the others
+	// as version 1, which a daemon from before addresses understands.
 	for _, r := range []Request{
-		{Op: OpRelease, ID: 1, Name: "a"},
-		{Op: OpRelease, ID: 0xffffffff, Name: strings.Repeat("x", NameSize)},
-		{Op: OpReleaseAll, ID: 7},
-		{Op: OpList, ID: 8, Arg: 12345},
-		{Op: OpReload, ID: 9},
-		{Op: OpHandoff, ID: 10, Name: "cups"},
-		{Op: OpHandoff, ID: 11, Arg: ArgKeep, Name: "cups"},
-		{Op: OpHold, ID: 12, Name: "cups"},
+		{Version: 1, Op: OpRelease, ID: 1, Name: "a"},
+		{Version: 1, Op: OpRelease, ID: 0xffffffff, Name: strings.Repeat("x", NameSize)},
+		{Version: 1, Op: OpReleaseAll, ID: 7},
+		{Version: 2, Op: OpList, ID: 8, Arg: 12345},
+		{Version: 1, Op: OpList, ID: 8, Arg: 12345},
+		{Version: 1, Op: OpReload, ID: 9},
+		{Version: 2, Op: OpHandoff, ID: 10, Name: "cups"},
+		{Version: 2, Op: OpHandoff, ID: 11, Arg: ArgKeep, Name: "cups"},
+		{Version: 1, Op: OpHold, ID: 12, Name: "cups"},
 	} {
+		if r.Version == Version1 && r.Op != OpList {
+			r.Version = 0 // Marshal's choice
+		}
+		want := r
+		if want.Version == 0 {
+			want.Version = Version1
+		}
 		got, err := ParseRequest(r.Marshal())
-		if err != nil || got != r {
-			t.Errorf("ParseRequest(Marshal(%+v)) = %+v, %v; want the same request", r, got, err)
+		if err != nil || got != want {
+			t.Errorf("ParseRequest(Marshal(%+v)) = %+v, %v; want %+v", r, got, err, want)
 		}
 	}
 }
@@ -55,7 +68,8 @@ func TestParseRequestErrors(t *testing.T) {
 		{"no magic", []byte("cups"), ErrMagic},
 		{"truncated", valid[:40], ErrSize},
 		{"too long", append(append([]byte(nil), valid...), 0), ErrSize},
-		{"version 2", mod(func(b []byte) []byte { b[4] = 2; return b }), ErrVersion},
+		{"version 3", mod(func(b []byte) []byte { b[4] = 3; return b }), ErrVersion},
+		{"version 0", mod(func(b []byte) []byte { b[4] = 0; return b }), ErrVersion},
 		{"op 0", mod(func(b []byte) []byte { b[5] = 0; return b }), ErrOp},
 		{"op 99", mod(func(b []byte) []byte { b[5] = 99; return b }), ErrOp},
 		{"flags", mod(func(b []byte) []byte { b[7] = 1; return b }), ErrFlags},
@@ -90,23 +104,33 @@ func TestStatusOf(t *testing.T) {
 }
 
 func TestReplyLayout(t *testing.T) {
-	r := Reply{Op: OpList, Status: StatusDenied, ID: 0x11223344, Count: 1, Total: 0x0102, Generation: 0x0a0b,
-		Name: "x", Entries: []Entry{{Name: "cups", Port: 631, Proto: TCP, State: Failed, Errno: 98}}}
-	b := r.Marshal()
-	want := "7f505253" + "01" + "03" + "0002" + "11223344" + "00000001" + "00000102" + "00000a0b" +
-		"78" + strings.Repeat("00", 63) +
-		hex.EncodeToString([]byte("cups")) + strings.Repeat("00", 60) + "0277" + "06" + "03" + "00000062"
-	if got := hex.EncodeToString(b); got != want {
-		t.Errorf("Marshal(%+v) =\n%s; want\n%s", r, got, want)
-	}
-	got, err := ParseReply(b)
-	if err != nil || !reflect.DeepEqual(got, r) {
-		t.Errorf("ParseReply(Marshal(%+v)) = %+v, %v; want the same reply", r, got, err)
+	for _, tt := range []struct {
+		version uint8
+		addr    inetaddr.Addr
+		tail    string // the entry's address field
+	}{
+		{Version, inetaddr.Loopback4, "00000000000000000000ffff7f000001"},
+		{Version, inetaddr.Any, strings.Repeat("00", 16)},
+		{Version1, inetaddr.Any, ""}, // version 1: no address field
+	} {
+		r := Reply{Version: tt.version, Op: OpList, Status: StatusDenied, ID: 0x11223344, Count: 1, Total: 0x0102, Generation: 0x0a0b,
+			Name: "x", Entries: []Entry{{Name: "cups", Addr: tt.addr, Port: 631, Proto: TCP, State: Failed, Errno: 98}}}
+		b := r.Marshal()
+		want := "7f505253" + "0" + strconv.Itoa(int(tt.version)) + "03" + "0002" + "11223344" + "00000001" + "00000102" + "00000a0b" +
+			"78" + strings.Repeat("00", 63) +
+			hex.EncodeToString([]byte("cups")) + strings.Repeat("00", 60) + "0277" + "06" + "03" + "00000062" + tt.tail
+		if got := hex.EncodeToString(b); got != want {
+			t.Errorf("Marshal(%+v) =\n%s; want\n%s", r, got, want)
+		}
+		got, err := ParseReply(b)
+		if err != nil || !reflect.DeepEqual(got, r) {
+			t.Errorf("ParseReply(Marshal(%+v)) = %+v, %v; want the same reply", r, got, err)
+		}
 	}
 }
 
 func TestReplyFullPage(t *testing.T) {
-	r := Reply{Op: OpList, Count: PageEntries, Total: 100}
+	r := Reply{Version: Version, Op: OpList, Count: PageEntries, Total: 100}
 	for i := 0; i < PageEntries; i++ {
 		r.Entries = append(r.Entries, Entry{Name: "n", Port: uint16(600 + i), Proto: UDP, State: Held})
 	}
@@ -175,7 +199,7 @@ func TestParseDatagram(t *testing.T) {
 		want      Request
 		err       error
 	}{
-		{"request", release, false, Request{Op: OpRelease, ID: 7, Name: "cups"}, nil},
+		{"request", release, false, Request{Version: Version1, Op: OpRelease, ID: 7, Name: "cups"}, nil},
 		{"truncated request", release, true, Request{Op: OpRelease, ID: 7}, ErrSize},
 		{"short request", release[:20], false, Request{Op: OpRelease, ID: 7}, ErrSize},
 		{"legacy name", []byte("cups\n"), false, Request{Op: OpRelease, Name: "cups", Legacy: true}, nil},

@@ -65,7 +65,12 @@ func TestRelease(t *testing.T) {
 		status := run(append([]string{"portrelease", "-s", d.Path}, tt.args...), env, noExec(t))
 		got := d.Requests()
 		for i := range got {
-			got[i].ID = 0
+			// Version 1: a daemon from before addresses understands
+			// a release.
+			if got[i].Version != ipc.Version1 {
+				t.Errorf("%s: request %+v sent as version %d; want %d", tt.desc, got[i], got[i].Version, ipc.Version1)
+			}
+			got[i].ID, got[i].Version = 0, 0
 		}
 		if status != tt.status || errOut.String() != tt.stderr || out.Len() != 0 || !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("%s: portrelease %q = %d, stderr %q, requests %+v; want %d, %q, %+v",

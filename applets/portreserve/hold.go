@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"portreserve/internal/inetaddr"
 	"portreserve/internal/procnet"
 	"portreserve/ipc"
 )
@@ -51,9 +52,10 @@ func (h *holder) timeWaitOnly(port uint16) bool {
 	return h.proc.TimeWaitOnly(port)
 }
 
-// hold binds port for proto and returns the socket.
-func (h *holder) hold(port uint16, proto ipc.Proto) (int, error) {
-	fd, sa, err := h.socket(port, proto)
+// hold binds port for proto on addr (inetaddr.Any: every address) and
+// returns the socket.
+func (h *holder) hold(addr inetaddr.Addr, port uint16, proto ipc.Proto) (int, error) {
+	fd, sa, err := h.socket(addr, port, proto)
 	if err != nil {
 		return -1, err
 	}
@@ -68,7 +70,7 @@ func (h *holder) hold(port uint16, proto ipc.Proto) (int, error) {
 			// qemu). A plain bind now that the port is free leaves no
 			// such trace.
 			unix.Close(fd)
-			if fd, sa, err = h.socket(port, proto); err != nil {
+			if fd, sa, err = h.socket(addr, port, proto); err != nil {
 				return -1, err
 			}
 			err = unix.Bind(fd, sa)
@@ -86,18 +88,30 @@ func (h *holder) hold(port uint16, proto ipc.Proto) (int, error) {
 }
 
 // socket makes the socket that will hold port for proto, and the address
-// to bind it to: [::] dual-stack, or 0.0.0.0 without IPv6.
-func (h *holder) socket(port uint16, proto ipc.Proto) (int, unix.Sockaddr, error) {
+// to bind it to: for inetaddr.Any, [::] dual-stack, or 0.0.0.0 without
+// IPv6; else addr, in its own family.
+func (h *holder) socket(addr inetaddr.Addr, port uint16, proto ipc.Proto) (int, unix.Sockaddr, error) {
 	typ := unix.SOCK_STREAM
 	if proto == ipc.UDP {
 		typ = unix.SOCK_DGRAM
 	}
-	fd, err := unix.Socket(h.family, typ|unix.SOCK_CLOEXEC, 0)
+	family := h.family
+	switch {
+	case addr == inetaddr.Any:
+	case addr.Is4():
+		family = unix.AF_INET
+	default:
+		family = unix.AF_INET6
+	}
+	fd, err := unix.Socket(family, typ|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return -1, nil, os.NewSyscallError("socket", err)
 	}
-	if h.family == unix.AF_INET {
-		return fd, &unix.SockaddrInet4{Port: int(port)}, nil
+	switch {
+	case family == unix.AF_INET:
+		return fd, &unix.SockaddrInet4{Port: int(port), Addr: [4]byte(addr[12:])}, nil
+	case addr != inetaddr.Any:
+		return fd, &unix.SockaddrInet6{Port: int(port), Addr: addr}, nil
 	}
 	if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0); err != nil {
 		unix.Close(fd)

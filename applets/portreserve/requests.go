@@ -79,7 +79,7 @@ func (d *daemon) handle(dg *ipc.Datagram) *ipc.Reply {
 		d.limiter(dg.Cred).Warn(req.Op.String() + " " + req.Name + " from " + who(dg.Cred) + " ignored: " + why)
 		return nil
 	}
-	reply := &ipc.Reply{Op: req.Op, ID: req.ID, Name: req.Name, Generation: d.tab.gen}
+	reply := &ipc.Reply{Version: req.Version, Op: req.Op, ID: req.ID, Name: req.Name, Generation: d.tab.gen}
 	if req.Op != ipc.OpList && !allowed(dg.Cred) {
 		d.limiter(dg.Cred).Warn(req.Op.String() + " " + req.Name + " refused: " + who(dg.Cred) + " is not root or the daemon's user")
 		reply.Status = ipc.StatusDenied
@@ -150,7 +150,7 @@ func (d *daemon) handoff(dg *ipc.Datagram, reply *ipc.Reply, keep bool) *ipc.Rep
 	if err != nil {
 		d.tab.takeBack(reply.Name, hs)
 		d.log.Error("hand-off " + reply.Name + " to " + who(dg.Cred) + ": " + err.Error() + "; still holding all " + itoa(len(hs)) + " sockets")
-		return &ipc.Reply{Op: ipc.OpHandoff, ID: reply.ID, Name: reply.Name, Status: ipc.StatusFailed, Generation: d.tab.gen}
+		return &ipc.Reply{Version: reply.Version, Op: ipc.OpHandoff, ID: reply.ID, Name: reply.Name, Status: ipc.StatusFailed, Generation: d.tab.gen}
 	}
 	how := " sockets) to "
 	if keep {
@@ -258,7 +258,7 @@ func (d *daemon) malformed(dg *ipc.Datagram, req ipc.Request, status ipc.Status,
 		size = "more than " + size
 	}
 	d.limiter(dg.Cred).Warn("malformed datagram (" + size + " bytes) from " + who(dg.Cred) + ": " + why)
-	return &ipc.Reply{Op: req.Op, ID: req.ID, Status: status, Generation: d.tab.gen}
+	return &ipc.Reply{Version: req.Version, Op: req.Op, ID: req.ID, Status: status, Generation: d.tab.gen}
 }
 
 // answer sends r, if any, on the datagram's reply channel, if it has one,

@@ -8,12 +8,13 @@ import (
 	"golang.org/x/sys/unix"
 
 	"portreserve/internal/config"
+	"portreserve/internal/inetaddr"
 	"portreserve/ipc"
 )
 
 // entry is one reservation and what became of it. Entries are kept small:
 // a daemon holding 10,000 ports keeps 10,000 of them for its lifetime, 24
-// bytes each, the configuration line they come from shared.
+// bytes each, the configuration line and address they come from shared.
 type entry struct {
 	*origin
 	port  uint16
@@ -22,33 +23,51 @@ type entry struct {
 	errno syscall.Errno // why the bind failed
 }
 
-// origin is the configuration line an entry comes from: every port of a
-// range shares one.
+// origin is the configuration line an entry comes from, and the address it
+// names: every port of a range shares one.
 type origin struct {
 	name string
 	file string
 	line int32
+	ai   uint32        // addr's index in table.addrs, for keys
+	addr inetaddr.Addr // inetaddr.Any: every address
 }
 
 // newEntry makes the entry of r. It shares *last when r comes from the same
-// line as the entry before, and leaves r's origin in *last for the next.
-func newEntry(r *config.Reservation, last **origin) entry {
-	if o := *last; o == nil || o.line != int32(r.Line) || o.file != r.File || o.name != r.Name {
-		*last = &origin{name: r.Name, file: r.File, line: int32(r.Line)}
+// line and address as the entry before, and leaves r's origin in *last for
+// the next.
+func (t *table) newEntry(r *config.Reservation, last **origin) entry {
+	if o := *last; o == nil || o.line != int32(r.Line) || o.addr != r.Addr || o.file != r.File || o.name != r.Name {
+		*last = &origin{name: r.Name, file: r.File, line: int32(r.Line), ai: t.addrIndex(r.Addr), addr: r.Addr}
 	}
 	return entry{origin: *last, port: r.Port, proto: r.Proto}
 }
 
+// addrIndex returns a's index in t.addrs, adding it.
+func (t *table) addrIndex(a inetaddr.Addr) uint32 {
+	for i, x := range t.addrs {
+		if x == a {
+			return uint32(i)
+		}
+	}
+	t.addrs = append(t.addrs, a)
+	return uint32(len(t.addrs) - 1)
+}
+
 // key identifies a (port, protocol): one held socket.
-type key uint32
+type key uint64
 
-func keyOf(port uint16, proto ipc.Proto) key { return key(port)<<8 | key(proto) }
+// keyOf is the key of (address, port, protocol), the address given by its
+// index in table.addrs.
+func keyOf(addr uint32, port uint16, proto ipc.Proto) key {
+	return key(addr)<<32 | key(port)<<8 | key(proto)
+}
 
-func (e *entry) key() key { return keyOf(e.port, e.proto) }
+func (e *entry) key() key { return keyOf(e.ai, e.port, e.proto) }
 
 // what describes an entry for messages: "cups: 631/tcp (/etc/portreserve/cups:1)".
 func (e *entry) what() string {
-	return e.name + ": " + strconv.Itoa(int(e.port)) + "/" + e.proto.String() +
+	return e.name + ": " + e.addr.HostPort(int(e.port)) + "/" + e.proto.String() +
 		" (" + e.file + ":" + strconv.Itoa(int(e.line)) + ")"
 }
 
@@ -69,10 +88,13 @@ type table struct {
 	}
 	// hold binds a port and returns the socket (holder.hold, or a fake
 	// in tests).
-	hold func(port uint16, proto ipc.Proto) (int, error)
+	hold func(addr inetaddr.Addr, port uint16, proto ipc.Proto) (int, error)
+	// addrs are the addresses entries name, inetaddr.Any among them;
+	// keys carry an index into it.
+	addrs []inetaddr.Addr
 }
 
-func newTable(hold func(uint16, ipc.Proto) (int, error)) *table {
+func newTable(hold func(inetaddr.Addr, uint16, ipc.Proto) (int, error)) *table {
 	return &table{fds: map[key]int32{}, released: map[string]bool{}, hold: hold}
 }
 
@@ -117,7 +139,7 @@ func (t *table) load(cfg *config.Config) {
 			continue
 		}
 		placed[r.Name] = true
-		e := newEntry(r, &last)
+		e := t.newEntry(r, &last)
 		e.state = wasHeld[nameKey{r.Name, e.key()}]
 		entries = append(entries, e)
 	}
@@ -194,7 +216,7 @@ func (t *table) holdAgain(name string, cfg *config.Config) (known bool) {
 	var last *origin
 	for i := range cfg.Reservations {
 		if r := &cfg.Reservations[i]; r.Name == name {
-			e := newEntry(r, &last)
+			e := t.newEntry(r, &last)
 			e.state = holding[e.key()]
 			fresh = append(fresh, e)
 		}
@@ -233,7 +255,7 @@ func (t *table) bind(e *entry) bool {
 		e.state, e.errno = ipc.Held, 0
 		return true
 	}
-	fd, err := t.hold(e.port, e.proto)
+	fd, err := t.hold(e.addr, e.port, e.proto)
 	switch {
 	case errors.Is(err, errTimeWait):
 		e.state, e.errno = ipc.Pending, syscall.EADDRINUSE
@@ -394,7 +416,7 @@ func (t *table) handoff(name string, keep bool) (out []handed, known bool) {
 		} else {
 			delete(t.fds, e.key())
 		}
-		out = append(out, handed{entry: ipc.Entry{Name: name, Port: e.port, Proto: e.proto, State: state}, key: e.key(), fd: int(fd)})
+		out = append(out, handed{entry: ipc.Entry{Name: name, Addr: e.addr, Port: e.port, Proto: e.proto, State: state}, key: e.key(), fd: int(fd)})
 	}
 	if !known && !t.released[name] {
 		return nil, false
@@ -446,7 +468,7 @@ func (t *table) page(start uint32) []ipc.Entry {
 	var out []ipc.Entry
 	for i := int(start); i < len(t.entries) && len(out) < ipc.PageEntries; i++ {
 		e := &t.entries[i]
-		out = append(out, ipc.Entry{Name: e.name, Port: e.port, Proto: e.proto, State: e.state, Errno: uint32(e.errno)})
+		out = append(out, ipc.Entry{Name: e.name, Addr: e.addr, Port: e.port, Proto: e.proto, State: e.state, Errno: uint32(e.errno)})
 	}
 	return out
 }

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"portreserve/internal/config"
+	"portreserve/internal/inetaddr"
 	"portreserve/ipc"
 )
 
@@ -26,7 +27,7 @@ func newFake(t *testing.T) *fakeHolder {
 	return &fakeHolder{t: t, fail: map[uint16]syscall.Errno{}, open: map[int]string{}}
 }
 
-func (f *fakeHolder) hold(port uint16, proto ipc.Proto) (int, error) {
+func (f *fakeHolder) hold(_ inetaddr.Addr, port uint16, proto ipc.Proto) (int, error) {
 	if errno, ok := f.fail[port]; ok {
 		return -1, errno
 	}
@@ -231,7 +232,7 @@ func TestEntrySize(t *testing.T) {
 	for p := uint16(1000); p < 1010; p++ {
 		cfg.Reservations = append(cfg.Reservations, config.Reservation{Name: "r", Port: p, Proto: ipc.TCP, File: "/etc/portreserve/r", Line: 1})
 	}
-	tab := newTable(func(uint16, ipc.Proto) (int, error) { return -1, nil })
+	tab := newTable(func(inetaddr.Addr, uint16, ipc.Proto) (int, error) { return -1, nil })
 	tab.load(cfg)
 	for _, e := range tab.entries[1:] {
 		if e.origin != tab.entries[0].origin {

@@ -9,13 +9,13 @@ package portreservecheck
 import (
 	"errors"
 	"io"
-	"strconv"
 	"strings"
 	"time"
 
 	"portreserve/applets"
 	"portreserve/internal/cmdline"
 	"portreserve/internal/config"
+	"portreserve/internal/inetaddr"
 	"portreserve/internal/procnet"
 	"portreserve/ipc"
 	"portreserve/services"
@@ -129,6 +129,7 @@ type check struct {
 // row is one line of the status table.
 type row struct {
 	name    string
+	addr    inetaddr.Addr
 	port    uint16
 	proto   ipc.Proto
 	service string
@@ -255,13 +256,13 @@ func (c *check) askDaemon() (map[string]ipc.Entry, int) {
 	}
 	m := make(map[string]ipc.Entry, len(entries))
 	for _, e := range entries {
-		m[entryKey(e.Name, e.Port, e.Proto)] = e
+		m[entryKey(e.Name, e.Addr, e.Port, e.Proto)] = e
 	}
 	return m, 0
 }
 
-func entryKey(name string, port uint16, proto ipc.Proto) string {
-	return name + " " + strconv.Itoa(int(port)) + " " + proto.String()
+func entryKey(name string, addr inetaddr.Addr, port uint16, proto ipc.Proto) string {
+	return name + " " + addr.HostPort(int(port)) + " " + proto.String()
 }
 
 // rows works out the state of every reservation asked about, followed by
@@ -270,13 +271,13 @@ func (c *check) rows(wanted []config.Reservation, daemon map[string]ipc.Entry) [
 	proc := procnet.Read(c.proc)
 	var rows []row
 	seen := map[string]bool{}
-	add := func(name string, port uint16, proto ipc.Proto) {
-		k := entryKey(name, port, proto)
+	add := func(name string, addr inetaddr.Addr, port uint16, proto ipc.Proto) {
+		k := entryKey(name, addr, port, proto)
 		if seen[k] {
 			return
 		}
 		seen[k] = true
-		r := row{name: name, port: port, proto: proto, service: "-", owner: "-"}
+		r := row{name: name, addr: addr, port: port, proto: proto, service: "-", owner: "-"}
 		if s, ok := c.db.Name(int(port), proto.String()); ok {
 			r.service = s
 		}
@@ -295,7 +296,7 @@ func (c *check) rows(wanted []config.Reservation, daemon map[string]ipc.Entry) [
 		rows = append(rows, r)
 	}
 	for _, r := range wanted {
-		add(r.Name, r.Port, r.Proto)
+		add(r.Name, r.Addr, r.Port, r.Proto)
 	}
 	asked := map[string]bool{}
 	for _, n := range c.names {
@@ -303,13 +304,14 @@ func (c *check) rows(wanted []config.Reservation, daemon map[string]ipc.Entry) [
 	}
 	for _, e := range sortedEntries(daemon) {
 		if len(c.names) == 0 || asked[e.Name] {
-			add(e.Name, e.Port, e.Proto)
+			add(e.Name, e.Addr, e.Port, e.Proto)
 		}
 	}
 	return rows
 }
 
-// sortedEntries returns the daemon's entries by name, port and protocol,
+// sortedEntries returns the daemon's entries by name, port, protocol and
+// address,
 // so that the lines it adds come out in a stable order.
 func sortedEntries(m map[string]ipc.Entry) []ipc.Entry {
 	out := make([]ipc.Entry, 0, len(m))
@@ -323,7 +325,10 @@ func sortedEntries(m map[string]ipc.Entry) []ipc.Entry {
 		if a.Port != b.Port {
 			return a.Port < b.Port
 		}
-		return a.Proto < b.Proto
+		if a.Proto != b.Proto {
+			return a.Proto < b.Proto
+		}
+		return string(a.Addr[:]) < string(b.Addr[:])
 	}
 	// Insertion sort: the entries are few (the daemon's entries that the
 	// configuration lost), and slices.SortFunc, instantiated for this one
@@ -365,7 +370,7 @@ func (c *check) table(rows []row) string {
 		cells = append(cells, []string{"NAME", "PORT", "PROTO", "SERVICE", "STATE", "OWNER"})
 	}
 	for _, r := range rows {
-		cells = append(cells, []string{r.name, strconv.Itoa(int(r.port)), r.proto.String(), r.service, r.state, r.owner})
+		cells = append(cells, []string{r.name, r.addr.HostPort(int(r.port)), r.proto.String(), r.service, r.state, r.owner})
 	}
 	width := make([]int, 6)
 	for _, line := range cells {

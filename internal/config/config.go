@@ -13,6 +13,15 @@
 //	631/udp
 //	600-610         a range of ports, LOW <= HIGH
 //	600-610/tcp
+//	127.0.0.1:631/tcp   any of the above on one address only
+//	[::1]:631/tcp       an IPv6 address, in brackets
+//	localhost:ipp       every address the hosts file gives the name
+//
+// Without an address, a port is held on every address, IPv4 and IPv6 (the
+// dual-stack wildcard). With one, it is held on that address only, which
+// still keeps bindresvport's wildcard bind off the port; host names are
+// looked up in HostsFile, and "localhost" where the file does not list it
+// is 127.0.0.1 and ::1.
 //
 // Leading and trailing white space, blank lines and '#' comments (whole
 // line or trailing) are ignored; CRLF line ends are accepted. Without a
@@ -37,6 +46,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"portreserve/internal/inetaddr"
 	"portreserve/internal/rawfs"
 	"portreserve/ipc"
 	"portreserve/services"
@@ -49,9 +59,13 @@ const DefaultDir = "/etc/portreserve"
 // a larger file is reported and skipped instead of being read into memory.
 const MaxFileSize = 1 << 20
 
-// Reservation is one (port, protocol) a release name asks to hold.
+// HostsFile is where host names in configuration lines are looked up.
+var HostsFile = inetaddr.DefaultHosts
+
+// Reservation is one (address, port, protocol) a release name asks to hold.
 type Reservation struct {
-	Name  string // release name: the file name
+	Name  string        // release name: the file name
+	Addr  inetaddr.Addr // inetaddr.Any: every address
 	Port  uint16
 	Proto ipc.Proto
 	File  string // path of the file
@@ -139,8 +153,9 @@ type reader struct {
 	load   LoadServices
 	db     *services.DB
 	dbErr  error
-	claims map[uint32]claim // port<<8|proto: the first name to claim it
-	seen   map[uint32]claim // port<<8|proto: its claim in the current file
+	claims map[uint64]claim // see claimKey: the first name to claim it
+	seen   map[uint64]claim // see claimKey: its claim in the current file
+	addrs  []inetaddr.Addr  // the addresses met so far, Any first; see claimKey
 	// warned and unwarned count the current file's line warnings:
 	// shown, and past MaxWarnings, only counted.
 	warned, unwarned int
@@ -178,7 +193,7 @@ func Read(dir string, load LoadServices) (*Config, error) {
 		return cfg, &fs.PathError{Op: "read directory", Path: dir, Err: err}
 	}
 	sort.Strings(names)
-	r := &reader{cfg: cfg, load: load, claims: map[uint32]claim{}}
+	r := &reader{cfg: cfg, load: load, claims: map[uint64]claim{}, addrs: []inetaddr.Addr{inetaddr.Any}}
 	for _, name := range names {
 		r.readEntry(filepath.Join(dir, name), name)
 	}
@@ -252,7 +267,7 @@ func ErrText(err error) string {
 
 // parse reads the lines of one service file.
 func (r *reader) parse(name, path string, data []byte) {
-	r.seen = map[uint32]claim{}
+	r.seen = map[uint64]claim{}
 	r.warned, r.unwarned = 0, 0
 	defer func() {
 		if r.unwarned > 0 {
@@ -282,6 +297,21 @@ func (r *reader) parseEntry(name, path string, line int, text string) {
 		r.problem(path, line, false, "more than one entry on the line: "+strconv.Quote(text)+"; write one per line")
 		return
 	}
+	addrs := []inetaddr.Addr{inetaddr.Any}
+	if hostEnd := strings.LastIndexByte(text, ':'); hostEnd >= 0 {
+		var msg string
+		if addrs, msg = hostAddrs(text[:hostEnd]); msg != "" {
+			r.problem(path, line, false, msg+" in "+strconv.Quote(text))
+			return
+		}
+		for _, a := range addrs {
+			if r.addrIndex(a) < 0 {
+				r.problem(path, line, false, "more than "+strconv.Itoa(MaxAddresses)+" addresses in the configuration")
+				return
+			}
+		}
+		text = text[hostEnd+1:]
+	}
 	spec, protoText, hasProto := strings.Cut(text, "/")
 	protos := []ipc.Proto{ipc.TCP, ipc.UDP}
 	if hasProto {
@@ -300,7 +330,9 @@ func (r *reader) parseEntry(name, path string, line int, text string) {
 		return
 	}
 	add := func(port int, proto ipc.Proto) {
-		r.add(Reservation{Name: name, Port: uint16(port), Proto: proto, File: path, Line: line})
+		for _, a := range addrs {
+			r.add(Reservation{Name: name, Addr: a, Port: uint16(port), Proto: proto, File: path, Line: line})
+		}
 	}
 	if low, high, isNum, msg := parseRange(spec); isNum {
 		if msg != "" {
@@ -427,7 +459,7 @@ func parsePort(s string) (int, string) {
 // add records a reservation unless its name already has the port; a port
 // another name has claimed is recorded for both names and reported.
 func (r *reader) add(res Reservation) {
-	k := uint32(res.Port)<<8 | uint32(res.Proto)
+	k := r.claimKey(res)
 	if i, ok := r.seen[k]; ok {
 		r.warn(res.File, res.Line, func() string {
 			return portText(res) + " already listed at " + r.cfg.Reservations[i].Source()
@@ -447,7 +479,76 @@ func (r *reader) add(res Reservation) {
 	r.cfg.Reservations = append(r.cfg.Reservations, res)
 }
 
-// portText is "631/tcp".
+// claimKey identifies the socket that holds res: its address's index in
+// r.addrs, its port and its protocol. Configurations name few addresses,
+// so a key stays an integer even for ranges of thousands of ports.
+func (r *reader) claimKey(res Reservation) uint64 {
+	return uint64(r.addrIndex(res.Addr))<<32 | uint64(res.Port)<<8 | uint64(res.Proto)
+}
+
+// MaxAddresses is how many addresses, Any among them, a configuration may
+// name: more is no real configuration, and the daemon keys its sockets by
+// an address's index in one byte.
+const MaxAddresses = 255
+
+// addrIndex returns a's index in r.addrs, adding it, or -1 when there are
+// MaxAddresses already.
+func (r *reader) addrIndex(a inetaddr.Addr) int {
+	for i, x := range r.addrs {
+		if x == a {
+			return i
+		}
+	}
+	if len(r.addrs) == MaxAddresses {
+		return -1
+	}
+	r.addrs = append(r.addrs, a)
+	return len(r.addrs) - 1
+}
+
+// portText is "631/tcp", or "127.0.0.1:631/tcp".
 func portText(res Reservation) string {
-	return strconv.Itoa(int(res.Port)) + "/" + res.Proto.String()
+	return res.Addr.HostPort(int(res.Port)) + "/" + res.Proto.String()
+}
+
+// hostAddrs reads the address part of a line, before the last ':': an
+// IPv4 address, an IPv6 address in brackets, or a host name looked up in
+// HostsFile. msg says what is wrong with it.
+func hostAddrs(host string) (addrs []inetaddr.Addr, msg string) {
+	switch {
+	case host == "":
+		return nil, "missing address before ':'"
+	case host[0] == '[':
+		a, ok := inetaddr.Any, false
+		if host[len(host)-1] == ']' {
+			a, ok = inetaddr.Parse(host[1 : len(host)-1])
+		}
+		if !ok || a.Is4() {
+			return nil, "bad IPv6 address " + host
+		}
+		addrs = []inetaddr.Addr{a}
+	case strings.IndexByte(host, ':') >= 0:
+		return nil, "IPv6 address without brackets: write [" + host + "]:PORT"
+	case host[0] >= '0' && host[0] <= '9':
+		a, ok := inetaddr.Parse(host)
+		if !ok {
+			return nil, "bad IPv4 address " + host
+		}
+		addrs = []inetaddr.Addr{a}
+	default:
+		var err error
+		addrs, err = inetaddr.Lookup(HostsFile, host)
+		if err == inetaddr.ErrNoHost {
+			return nil, "unknown host " + host + ": not in " + HostsFile
+		}
+		if err != nil {
+			return nil, "unknown host " + host + ": " + HostsFile + ": " + ErrText(err)
+		}
+	}
+	for _, a := range addrs {
+		if a.IsUnspecified() {
+			return nil, host + " is every address: leave the address out to hold the port on all of them"
+		}
+	}
+	return addrs, ""
 }

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"portreserve/internal/inetaddr"
 	"portreserve/ipc"
 	"portreserve/services"
 )
@@ -19,7 +20,7 @@ import (
 func res(c *Config) []string {
 	var out []string
 	for _, r := range c.Reservations {
-		out = append(out, r.Name+" "+strconv.Itoa(int(r.Port))+"/"+r.Proto.String()+" "+strconv.Itoa(r.Line))
+		out = append(out, r.Name+" "+portText(r)+" "+strconv.Itoa(r.Line))
 	}
 	return out
 }
@@ -101,8 +102,24 @@ func TestLines(t *testing.T) {
 			[]string{"D/f:2: warning: 631/tcp already listed at D/f:1"}},
 		{"errors keep the other lines", "bad!\nipp/tcp\n70000\nldaps\n", []string{"f 631/tcp 2", "f 636/tcp 4", "f 636/udp 4"},
 			[]string{`D/f:1: unknown service "bad!" (not in ../../services/netbase-services)`, "D/f:3: port 70000 out of range 1-65535"}},
+		{"IPv4 address", "127.0.0.1:631/tcp", []string{"f 127.0.0.1:631/tcp 1"}, nil},
+		{"IPv6 address", "[::1]:631/tcp", []string{"f [::1]:631/tcp 1"}, nil},
+		{"host name", "localhost:ipp", []string{"f 127.0.0.1:631/tcp 1", "f [::1]:631/tcp 1"},
+			[]string{ippOnly(1)}},
+		{"host name, both protocols", "box:600-601", []string{"f 10.1.2.3:600/tcp 1", "f 10.1.2.3:601/tcp 1", "f 10.1.2.3:600/udp 1", "f 10.1.2.3:601/udp 1"}, nil},
+		{"an address and every address", "127.0.0.1:631/tcp\n631/tcp", []string{"f 127.0.0.1:631/tcp 1", "f 631/tcp 2"}, nil},
+		{"duplicate address", "127.0.0.1:631/tcp\nlocalhost:631/tcp", []string{"f 127.0.0.1:631/tcp 1", "f [::1]:631/tcp 2"},
+			[]string{"D/f:2: warning: 127.0.0.1:631/tcp already listed at D/f:1"}},
+		{"IPv6 without brackets", "::1:631", nil, []string{`D/f:1: IPv6 address without brackets: write [::1]:PORT in "::1:631"`}},
+		{"IPv4 in brackets", "[127.0.0.1]:631", nil, []string{`D/f:1: bad IPv6 address [127.0.0.1] in "[127.0.0.1]:631"`}},
+		{"bad IPv4", "1.2.3:631", nil, []string{`D/f:1: bad IPv4 address 1.2.3 in "1.2.3:631"`}},
+		{"no address", ":631", nil, []string{`D/f:1: missing address before ':' in ":631"`}},
+		{"wildcard address", "0.0.0.0:631", nil, []string{`D/f:1: 0.0.0.0 is every address: leave the address out to hold the port on all of them in "0.0.0.0:631"`}},
+		{"unknown host", "nosuch:631\n631/udp", []string{"f 631/udp 2"}, []string{`D/f:1: unknown host nosuch: not in D/hosts.txt in "nosuch:631"`}},
 	} {
-		dir := writeDir(t, map[string]string{"f": tt.text})
+		dir := writeDir(t, map[string]string{"f": tt.text, "hosts.txt": "127.0.0.1 localhost\n::1 localhost ip6-localhost\n10.1.2.3 box\n"})
+		HostsFile = filepath.Join(dir, "hosts.txt")
+		t.Cleanup(func() { HostsFile = inetaddr.DefaultHosts })
 		cfg, err := Read(dir, Loaded(debian(t), nil))
 		if err != nil {
 			t.Fatalf("%s: Read = %v", tt.desc, err)
