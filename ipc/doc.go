@@ -25,7 +25,10 @@
 //
 //	offset size field
 //	     0    4 magic "\x7fPRS" (7f 50 52 53)
-//	     4    1 version, 1
+//	     4    1 version: 2 for list and hand off, whose reply entries
+//	            carry an address; 1 for the rest, which daemons from
+//	            before addresses understand too. A version 1 request is
+//	            answered in version 1 (entries without the address).
 //	     5    1 operation: 1 release, 2 release all, 3 list, 4 reload,
 //	            5 hand off, 6 hold again
 //	     6    2 flags, 0
@@ -37,7 +40,8 @@
 //	            zero otherwise)
 //
 // A reply is a ReplyHeaderSize (88) byte header followed by Count entries
-// of EntrySize (72) bytes each (entries only in list and hand-off replies,
+// of EntrySize (88; 72 in version 1) bytes each (entries only in list and
+// hand-off replies,
 // at most PageEntries of them):
 //
 //	offset size field
@@ -66,6 +70,8 @@
 //	            6 pending (blocked by TIME_WAIT connections; the daemon
 //	            holds it once they expire)
 //	    68    4 errno of the failed bind, 0 otherwise
+//	    72   16 address (version 2 only): IPv6, IPv4 as ::ffff:a.b.c.d,
+//	            all zero for every address (the dual-stack wildcard)
 //
 // Hand off: the daemon passes the held sockets of a name to the client
 // with SCM_RIGHTS and forgets them, so that the ports never become free
