@@ -94,6 +94,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $$((5000 * $(FUZZSCALE)))x ./internal/config
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRequest$$' -fuzztime $$((200000 * $(FUZZSCALE)))x ./ipc
 	$(GO) test -run '^$$' -fuzz '^FuzzParseReply$$' -fuzztime $$((200000 * $(FUZZSCALE)))x ./ipc
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $$((200000 * $(FUZZSCALE)))x ./internal/inetaddr
 
 bench:
 	$(GO) vet -tags bench .

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,11 +20,6 @@ import (
 
 	"portreserve/ipc"
 )
-
-// debianHosts is Debian's default /etc/hosts for localhost: 127.0.0.1 and
-// ::1, which cupsd's "Listen localhost:631" and the configuration's
-// localhost:ipp both resolve.
-const debianHosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 
 // httpStatus returns the status of GET url, or "refused"/the error.
 func httpStatus(url string) string {
@@ -66,12 +60,7 @@ func TestE2ECupsAddresses(t *testing.T) {
 	}
 	client := buildClient(t)
 	emptyBlacklist(t)
-	hosts := filepath.Join(t.TempDir(), "hosts")
-	os.WriteFile(hosts, []byte(debianHosts), 0o644)
-	if err := unix.Mount(hosts, "/etc/hosts", "", unix.MS_BIND, ""); err != nil {
-		t.Fatalf("bind-mount Debian's hosts over /etc/hosts: %v", err)
-	}
-	t.Cleanup(func() { unix.Unmount("/etc/hosts", unix.MNT_DETACH) })
+	useHosts(t, debianHosts)
 	os.MkdirAll("/run/cups", 0o755)
 	urls := []string{"http://127.0.0.1:631/", "http://[::1]:631/"}
 	stopCupsd := func(cmd *exec.Cmd) {

@@ -68,7 +68,8 @@
 //	    67    1 state: 1 held, 2 released, 3 failed, 4 handed off,
 //	            5 kept (handed off, the daemon keeping a copy),
 //	            6 pending (blocked by TIME_WAIT connections; the daemon
-//	            holds it once they expire)
+//	            holds it once they expire), 7 absent (no such
+//	            address on this system, one a host name gave)
 //	    68    4 errno of the failed bind, 0 otherwise
 //	    72   16 address (version 2 only): IPv6, IPv4 as ::ffff:a.b.c.d,
 //	            all zero for every address (the dual-stack wildcard)

@@ -118,6 +118,11 @@ const (
 	// without SO_REUSEADDR left; the daemon binds the port as soon as
 	// they expire (within a minute).
 	Pending State = 6
+	// Absent: the address, which a host name in the configuration gave
+	// (localhost: 127.0.0.1 and ::1), does not exist on this system (no
+	// ::1 where IPv6 is off, as in many containers). Not a failure:
+	// servers listening on the name skip it too; tried again on reload.
+	Absent State = 7
 )
 
 // String returns "held", "released" or "failed".
@@ -135,6 +140,8 @@ func (s State) String() string {
 		return "kept"
 	case Pending:
 		return "pending"
+	case Absent:
+		return "absent"
 	}
 	return "state" + strconv.Itoa(int(s))
 }

@@ -90,7 +90,7 @@ func (h *handoff) run(argv []string) int {
 			err = unix.Listen(fds[i], unix.SOMAXCONN)
 		}
 		if err != nil {
-			note(name + ": listen on " + strconv.Itoa(int(e.Port)) + "/tcp: " + err.Error())
+			note(name + ": listen on " + e.Addr.HostPort(int(e.Port)) + "/tcp: " + err.Error())
 			return 2
 		}
 		// SO_REUSEADDR, as systemd sets on the stream sockets it

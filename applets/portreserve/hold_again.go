@@ -2,7 +2,6 @@ package portreserve
 
 import (
 	"errors"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -117,7 +116,7 @@ func reportFailed(conn *ipc.Conn, name string, fail func(string)) {
 		return
 	}
 	for _, e := range entries {
-		port := name + ": " + strconv.Itoa(int(e.Port)) + "/" + e.Proto.String()
+		port := name + ": " + e.Addr.HostPort(int(e.Port)) + "/" + e.Proto.String()
 		switch {
 		case e.Name != name:
 		case e.State == ipc.Failed:

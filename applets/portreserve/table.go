@@ -26,11 +26,12 @@ type entry struct {
 // origin is the configuration line an entry comes from, and the address it
 // names: every port of a range shares one.
 type origin struct {
-	name string
-	file string
-	line int32
-	ai   uint32        // addr's index in table.addrs, for keys
-	addr inetaddr.Addr // inetaddr.Any: every address
+	name  string
+	file  string
+	line  int32
+	ai    uint32        // addr's index in table.addrs, for keys
+	addr  inetaddr.Addr // inetaddr.Any: every address
+	named bool          // addr is one a host name gave
 }
 
 // newEntry makes the entry of r. It shares *last when r comes from the same
@@ -38,7 +39,7 @@ type origin struct {
 // the next.
 func (t *table) newEntry(r *config.Reservation, last **origin) entry {
 	if o := *last; o == nil || o.line != int32(r.Line) || o.addr != r.Addr || o.file != r.File || o.name != r.Name {
-		*last = &origin{name: r.Name, file: r.File, line: int32(r.Line), ai: t.addrIndex(r.Addr), addr: r.Addr}
+		*last = &origin{name: r.Name, file: r.File, line: int32(r.Line), ai: t.addrIndex(r.Addr), addr: r.Addr, named: r.Named}
 	}
 	return entry{origin: *last, port: r.Port, proto: r.Proto}
 }
@@ -231,8 +232,9 @@ func (t *table) holdAgain(name string, cfg *config.Config) (known bool) {
 	return true
 }
 
-// bindAll binds every entry not yet bound, failed or pending, of names not
-// released, and returns the entries that failed now. Those blocked by
+// bindAll binds every entry not yet bound, failed, absent or pending, of
+// names not released, and returns the entries that failed now (not those
+// absent: see ipc.Absent). Those blocked by
 // TIME_WAIT connections become Pending: retryPending binds them later.
 func (t *table) bindAll() (failed []*entry) {
 	for i := range t.entries {
@@ -262,6 +264,9 @@ func (t *table) bind(e *entry) bool {
 		return false
 	case err != nil:
 		e.state, e.errno = ipc.Failed, errnoOf(err)
+		if e.named && (e.errno == unix.EADDRNOTAVAIL || e.errno == unix.EAFNOSUPPORT) {
+			e.state = ipc.Absent
+		}
 		return false
 	}
 	t.fds[e.key()] = int32(fd)

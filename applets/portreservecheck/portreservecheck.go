@@ -29,8 +29,9 @@ Validate the portreserve configuration and show what is held. Problems go
 to stderr as FILE:LINE: message. Then one line per reservation, in columns:
 NAME PORT PROTO SERVICE STATE OWNER, where PORT is ADDRESS:PORT for a
 reservation on one address (127.0.0.1:631, [::1]:631), and STATE is held,
-released, failed, handed-off, kept or pending (what the running daemon did;
-pending: held once TIME_WAIT connections expire) or, for ports the daemon
+released, failed, handed-off, kept, pending or absent (what the running
+daemon did; pending: held once TIME_WAIT connections expire; absent: no
+such address here, one a host name gave) or, for ports the daemon
 does not hold, in-use (bound by someone else: OWNER is PID/COMMAND, or ?
 when not visible) or free. NAMEs restrict the report to those release names.
 

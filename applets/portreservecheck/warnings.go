@@ -33,6 +33,7 @@ func (c *check) warnings(cfg *config.Config, wanted []config.Reservation) []conf
 	}
 	outside := map[lineKey][]string{}
 	listed := map[lineKey][]string{}
+	last := map[lineKey]string{} // a line's last port: one per address
 	var order []lineKey
 	for _, r := range wanted {
 		k := lineKey{r.File, r.Line}
@@ -43,6 +44,10 @@ func (c *check) warnings(cfg *config.Config, wanted []config.Reservation) []conf
 		}
 		p := int(r.Port)
 		pp := strconv.Itoa(p) + "/" + r.Proto.String()
+		if last[k] == pp {
+			continue // the same port on the line's next address
+		}
+		last[k] = pp
 		if (p < resvLow || p > resvHigh) && (p < ephLow || p > ephHigh) {
 			outside[k] = append(outside[k], pp)
 		}

@@ -33,7 +33,9 @@
 // Errors never stop the reader: a bad line is reported as FILE:LINE and
 // every other line still counts. A port listed twice by one name is held
 // once (a warning); a port claimed by two names is held once, by whichever
-// name comes first, and releasing either name frees it (a warning too).
+// name comes first, and releasing either name frees it (a warning too). A
+// port on every address and the same port on one address cannot both be
+// bound: the later line is an error.
 package config
 
 import (
@@ -66,6 +68,7 @@ var HostsFile = inetaddr.DefaultHosts
 type Reservation struct {
 	Name  string        // release name: the file name
 	Addr  inetaddr.Addr // inetaddr.Any: every address
+	Named bool          // Addr is one a host name gave
 	Port  uint16
 	Proto ipc.Proto
 	File  string // path of the file
@@ -298,9 +301,10 @@ func (r *reader) parseEntry(name, path string, line int, text string) {
 		return
 	}
 	addrs := []inetaddr.Addr{inetaddr.Any}
+	named := false
 	if hostEnd := strings.LastIndexByte(text, ':'); hostEnd >= 0 {
 		var msg string
-		if addrs, msg = hostAddrs(text[:hostEnd]); msg != "" {
+		if addrs, named, msg = hostAddrs(text[:hostEnd]); msg != "" {
 			r.problem(path, line, false, msg+" in "+strconv.Quote(text))
 			return
 		}
@@ -331,7 +335,7 @@ func (r *reader) parseEntry(name, path string, line int, text string) {
 	}
 	add := func(port int, proto ipc.Proto) {
 		for _, a := range addrs {
-			r.add(Reservation{Name: name, Addr: a, Port: uint16(port), Proto: proto, File: path, Line: line})
+			r.add(Reservation{Name: name, Addr: a, Named: named, Port: uint16(port), Proto: proto, File: path, Line: line})
 		}
 	}
 	if low, high, isNum, msg := parseRange(spec); isNum {
@@ -466,6 +470,12 @@ func (r *reader) add(res Reservation) {
 		})
 		return
 	}
+	if c, ok := r.wildcardConflict(res, k); ok {
+		other := &r.cfg.Reservations[c]
+		r.problem(res.File, res.Line, false, portText(res)+" conflicts with "+portText(*other)+" of "+other.Name+" ("+other.Source()+
+			"): a port cannot be bound on every address and on one address at once; write one of them")
+		return
+	}
 	i := len(r.cfg.Reservations)
 	r.seen[k] = i
 	if c, ok := r.claims[k]; ok {
@@ -484,6 +494,23 @@ func (r *reader) add(res Reservation) {
 // so a key stays an integer even for ranges of thousands of ports.
 func (r *reader) claimKey(res Reservation) uint64 {
 	return uint64(r.addrIndex(res.Addr))<<32 | uint64(res.Port)<<8 | uint64(res.Proto)
+}
+
+// wildcardConflict finds the reservation that res, whose claimKey is k,
+// cannot be bound beside: the same port and protocol on every address when
+// res names an address, or on an address when res is for every address.
+func (r *reader) wildcardConflict(res Reservation, k uint64) (claim, bool) {
+	port := k & (1<<32 - 1) // the key of the port on every address (index 0)
+	if res.Addr != inetaddr.Any {
+		c, ok := r.claims[port]
+		return c, ok
+	}
+	for i := 1; i < len(r.addrs); i++ {
+		if c, ok := r.claims[uint64(i)<<32|port]; ok {
+			return c, true
+		}
+	}
+	return 0, false
 }
 
 // MaxAddresses is how many addresses, Any among them, a configuration may
@@ -513,42 +540,43 @@ func portText(res Reservation) string {
 
 // hostAddrs reads the address part of a line, before the last ':': an
 // IPv4 address, an IPv6 address in brackets, or a host name looked up in
-// HostsFile. msg says what is wrong with it.
-func hostAddrs(host string) (addrs []inetaddr.Addr, msg string) {
+// HostsFile (named). msg says what is wrong with it.
+func hostAddrs(host string) (addrs []inetaddr.Addr, named bool, msg string) {
 	switch {
 	case host == "":
-		return nil, "missing address before ':'"
+		return nil, false, "missing address before ':'"
 	case host[0] == '[':
 		a, ok := inetaddr.Any, false
 		if host[len(host)-1] == ']' {
 			a, ok = inetaddr.Parse(host[1 : len(host)-1])
 		}
 		if !ok || a.Is4() {
-			return nil, "bad IPv6 address " + host
+			return nil, false, "bad IPv6 address " + host
 		}
 		addrs = []inetaddr.Addr{a}
 	case strings.IndexByte(host, ':') >= 0:
-		return nil, "IPv6 address without brackets: write [" + host + "]:PORT"
+		return nil, false, "IPv6 address without brackets: write [" + host + "]:PORT"
 	case host[0] >= '0' && host[0] <= '9':
 		a, ok := inetaddr.Parse(host)
 		if !ok {
-			return nil, "bad IPv4 address " + host
+			return nil, false, "bad IPv4 address " + host
 		}
 		addrs = []inetaddr.Addr{a}
 	default:
 		var err error
+		named = true
 		addrs, err = inetaddr.Lookup(HostsFile, host)
 		if err == inetaddr.ErrNoHost {
-			return nil, "unknown host " + host + ": not in " + HostsFile
+			return nil, false, "unknown host " + host + ": not in " + HostsFile
 		}
 		if err != nil {
-			return nil, "unknown host " + host + ": " + HostsFile + ": " + ErrText(err)
+			return nil, false, "unknown host " + host + ": " + HostsFile + ": " + ErrText(err)
 		}
 	}
 	for _, a := range addrs {
 		if a.IsUnspecified() {
-			return nil, host + " is every address: leave the address out to hold the port on all of them"
+			return nil, false, host + " is every address: leave the address out to hold the port on all of them"
 		}
 	}
-	return addrs, ""
+	return addrs, named, ""
 }
