@@ -213,7 +213,7 @@ var ErrNoHost = errors.New("not in the hosts file")
 
 // Lookup returns the addresses the hosts file at path gives name, in file
 // order, each once, as glibc's files backend does (names match without
-// regard to case). "localhost" that the file does not list, or a missing
+// regard to ASCII case, as its strcasecmp does). "localhost" that the file does not list, or a missing
 // file, gives 127.0.0.1 and ::1, as systemd's nss-myhostname does.
 func Lookup(path, name string) ([]Addr, error) {
 	data, err := rawfs.ReadFile(path, maxHostsSize)
@@ -240,18 +240,39 @@ func Lookup(path, name string) ([]Addr, error) {
 			continue
 		}
 		for _, n := range f[1:] {
-			if strings.EqualFold(n, name) && !contains(out, a) {
+			if equalFoldASCII(n, name) && !contains(out, a) {
 				out = append(out, a)
 			}
 		}
 	}
-	if len(out) == 0 && strings.EqualFold(name, "localhost") {
+	if len(out) == 0 && equalFoldASCII(name, "localhost") {
 		return []Addr{Loopback4, Loopback6}, nil
 	}
 	if len(out) == 0 {
 		return nil, ErrNoHost
 	}
 	return out, nil
+}
+
+// equalFoldASCII is strings.EqualFold for host names, which are ASCII: it
+// spares the binary Unicode's case tables.
+func equalFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 func contains(as []Addr, a Addr) bool {
