@@ -112,6 +112,47 @@ func switches(pid int) int {
 	return sum
 }
 
+// benchSetup is newSetup with the socket and the pidfile on a tmpfs, as
+// /run is wherever the daemon runs for real: on this VM's ext4 /tmp, the
+// pidfile's open, lock and write alone took 0.3-0.5 ms, on tmpfs 0.1.
+func benchSetup(t *testing.T, files map[string]string) *setup {
+	t.Helper()
+	if noMountns != "" {
+		t.Skip(noMountns)
+	}
+	s := newSetup(t, files)
+	run := filepath.Dir(s.sock)
+	if err := os.MkdirAll(run, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("tmpfs", run, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatalf("mount a tmpfs on %s: %v", run, err)
+	}
+	t.Cleanup(func() { syscall.Unmount(run, syscall.MNT_DETACH) })
+	s.pidfile = filepath.Join(run, "portreserve.pid")
+	return s
+}
+
+// fewestThreads starts argv, which signals readiness on descriptor 3, five
+// times, and returns the fewest threads it had once settled: what it needs.
+// A Go process can end up with a thread or two more when the machine is
+// busy as it starts (the runtime hands a processor blocked in a system
+// call to a new thread), the floor as much as the daemon.
+func fewestThreads(t *testing.T, argv ...string) int {
+	t.Helper()
+	var counts []int
+	for i := 0; i < 5; i++ {
+		cmd := exec.Command(argv[0], argv[1:]...)
+		untilReady(t, cmd)
+		time.Sleep(300 * time.Millisecond)
+		counts = append(counts, status(t, cmd.Process.Pid, "Threads"))
+		cmd.Process.Kill()
+		cmd.Wait()
+	}
+	sort.Ints(counts)
+	return counts[0]
+}
+
 // timeRun returns the median time from exec to exit of n runs of argv.
 func timeRun(t *testing.T, n int, argv ...string) time.Duration {
 	t.Helper()
@@ -187,9 +228,13 @@ func TestBenchReport(t *testing.T) {
 	var order []string
 	for _, n := range []int{10, 1000, 10000} {
 		ports := n / 2
-		s := newSetup(t, map[string]string{"r": "40000-" + strconv.Itoa(40000+ports-1) + "\n"})
+		s := benchSetup(t, map[string]string{"r": "40000-" + strconv.Itoa(40000+ports-1) + "\n"})
 		var o, f []time.Duration
-		for i := 0; i < 7; i++ {
+		runs := 15
+		if n == 10000 {
+			runs = 7
+		}
+		for i := 0; i < runs; i++ {
 			cmd := exec.Command(bin("portreserve"), s.args("-f", "-N", "3")...)
 			o = append(o, untilReady(t, cmd))
 			cmd.Process.Kill()
@@ -209,7 +254,7 @@ func TestBenchReport(t *testing.T) {
 	// to its return, every port held, against the floor's re-exec.
 	for _, n := range []int{10, 1000} {
 		ports := n / 2
-		s := newSetup(t, map[string]string{"r": "43000-" + strconv.Itoa(43000+ports-1) + "\n"})
+		s := benchSetup(t, map[string]string{"r": "43000-" + strconv.Itoa(43000+ports-1) + "\n"})
 		// Its stderr is a file: with no syslog here (a container),
 		// the daemon keeps the stderr it was started with, and a pipe
 		// would not reach its end.
@@ -244,7 +289,7 @@ func TestBenchReport(t *testing.T) {
 	// 4. Idle footprint after the holds, 10 s each.
 	for _, n := range []int{10, 10000} {
 		ports := n / 2
-		s := newSetup(t, map[string]string{"r": "41000-" + strconv.Itoa(41000+ports-1) + "\n"})
+		s := benchSetup(t, map[string]string{"r": "41000-" + strconv.Itoa(41000+ports-1) + "\n"})
 		cmd := exec.Command(bin("portreserve"), s.args("-f", "-N", "3")...)
 		untilReady(t, cmd)
 		fcmd := exec.Command(floor, "hold", "51000", strconv.Itoa(ports))
@@ -258,16 +303,18 @@ func TestBenchReport(t *testing.T) {
 		rssWas := map[int]float64{10: 1.67, 10000: 1.53}
 		add(figure{name: "idle VmRSS, " + label, ours: float64(status(t, p, "VmRSS")), floor: float64(status(t, q, "VmRSS")), unit: "kB"})
 		add(figure{name: "idle RssAnon, " + label, ours: float64(status(t, p, "RssAnon")), floor: float64(status(t, q, "RssAnon")), unit: "kB", goal: 1.25, was: rssWas[n]})
-		add(figure{name: "idle threads, " + label, ours: float64(status(t, p, "Threads")), floor: float64(status(t, q, "Threads")), goal: 1.00, was: 1.50})
 		add(figure{name: "context switches in 10 s idle, " + label, ours: float64(s1 - s0), floor: float64(f1 - f0), budget: "0", ok: s1-s0 == 0, noFloorRatio: true})
 		cmd.Process.Kill()
 		cmd.Wait()
 		fcmd.Process.Kill()
 		fcmd.Wait()
+		add(figure{name: "idle threads (fewest of 5 starts), " + label,
+			ours:  float64(fewestThreads(t, append([]string{bin("portreserve")}, s.args("-f", "-N", "3")...)...)),
+			floor: float64(fewestThreads(t, floor, "hold", "51000", strconv.Itoa(ports))), goal: 1.00, was: 1.50})
 	}
 
 	// 5. Release latency: in-process round trips, and whole processes.
-	s := newSetup(t, map[string]string{"a": "42001/tcp\n"})
+	s := benchSetup(t, map[string]string{"a": "42001/tcp\n"})
 	s.mustStart(t)
 	conn, err := ipc.Dial(s.sock)
 	if err != nil {

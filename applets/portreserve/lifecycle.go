@@ -93,9 +93,10 @@ func (d *daemon) run() int {
 	unix.Umask(0o022)
 	// Start-up builds what it needs once and then keeps little: no
 	// garbage collection until the daemon is ready (collections of a
-	// growing heap add to the start-up of 10,000 reservations), then one,
-	// and the freed memory goes back to the kernel, so that the idle
-	// daemon's resident size is what it keeps.
+	// growing heap add to the start-up of 10,000 reservations), then,
+	// for a large configuration, one, and the freed memory goes back to
+	// the kernel, so that the idle daemon's resident size is what it
+	// keeps (see freeAfterStart).
 	gcPercent := debug.SetGCPercent(-1)
 	if d.o.debug {
 		d.clock = newPhaseClock()
@@ -174,6 +175,7 @@ func (d *daemon) run() int {
 		return 1
 	}
 	d.log.Info("holding " + itoa(d.tab.held()) + " ports for " + itoa(len(cfg.Files)) + " names")
+	collect := len(cfg.Reservations) >= freeAfterStart
 	cfg = nil
 
 	d.schedulePending()
@@ -194,10 +196,20 @@ func (d *daemon) run() int {
 	// Readiness first: the collection and the return of memory to the
 	// kernel take a few milliseconds nobody needs to wait for.
 	debug.SetGCPercent(gcPercent)
-	debug.FreeOSMemory()
+	if collect {
+		debug.FreeOSMemory()
+	}
 	d.serve()
 	return 0
 }
+
+// freeAfterStart is the configuration size from which the daemon collects
+// its start-up garbage once ready and returns it to the kernel. A
+// collection has a resident cost of its own (the collector's buffers):
+// measured idle RssAnon, 200 reservations: 1,016 kB with it, 928 kB
+// without; 1,000: 1,044 kB with it, 1,260 kB without; 10,000: 1.5 MB
+// with it, 6 MB without. The garbage it collects later, as any heap does.
+const freeAfterStart = 500
 
 // readConfig reads the configuration directory, and the services database
 // if a line names a service, logging every problem.

@@ -78,7 +78,7 @@ func (e *entry) what() string {
 // either name closes it.
 type table struct {
 	entries  []entry
-	fds      map[key]int32   // held sockets (int32: half the map of int)
+	fds      sockets         // held sockets
 	released map[string]bool // names released, never taken again
 	gen      uint32          // changes whenever an entry changes state
 	// undo is what takeBack needs to undo the last handoff: whether its
@@ -90,17 +90,67 @@ type table struct {
 	// hold binds a port and returns the socket (holder.hold, or a fake
 	// in tests).
 	hold func(addr inetaddr.Addr, port uint16, proto ipc.Proto) (int, error)
-	// addrs are the addresses entries name, inetaddr.Any among them;
-	// keys carry an index into it.
+	// addrs are the addresses entries name, inetaddr.Any first (index
+	// 0, see sockets); keys carry an index into it.
 	addrs []inetaddr.Addr
 }
 
 func newTable(hold func(inetaddr.Addr, uint16, ipc.Proto) (int, error)) *table {
-	return &table{fds: map[key]int32{}, released: map[string]bool{}, hold: hold}
+	return &table{fds: sockets{any: map[uint32]int32{}, addr: map[key]int32{}}, released: map[string]bool{}, hold: hold,
+		addrs: []inetaddr.Addr{inetaddr.Any}}
 }
 
 // held is the number of sockets held.
-func (t *table) held() int { return len(t.fds) }
+func (t *table) held() int { return t.fds.len() }
+
+// sockets maps keys to held sockets. The sockets on every address, the
+// thousands of a range among them, are in a map keyed by port and protocol
+// (eight bytes a slot, with int32 descriptors: half of a map of int keyed
+// by the whole key); those on one address, always few, in a map keyed by
+// the whole key.
+type sockets struct {
+	any  map[uint32]int32
+	addr map[key]int32
+}
+
+func (s *sockets) get(k key) (int, bool) {
+	var fd int32
+	var ok bool
+	if k>>32 == 0 {
+		fd, ok = s.any[uint32(k)]
+	} else {
+		fd, ok = s.addr[k]
+	}
+	return int(fd), ok
+}
+
+func (s *sockets) set(k key, fd int) {
+	if k>>32 == 0 {
+		s.any[uint32(k)] = int32(fd)
+	} else {
+		s.addr[k] = int32(fd)
+	}
+}
+
+func (s *sockets) del(k key) {
+	if k>>32 == 0 {
+		delete(s.any, uint32(k))
+	} else {
+		delete(s.addr, k)
+	}
+}
+
+func (s *sockets) len() int { return len(s.any) + len(s.addr) }
+
+// each calls f with every key and socket; f may delete them.
+func (s *sockets) each(f func(k key, fd int)) {
+	for k, fd := range s.any {
+		f(key(k), int(fd))
+	}
+	for k, fd := range s.addr {
+		f(k, int(fd))
+	}
+}
 
 // load replaces the entries with the configuration's, keeping what is
 // already held or released; bindAll then binds what is new.
@@ -176,12 +226,12 @@ func (t *table) closeUnwanted() {
 			wanted[e.key()] = true
 		}
 	}
-	for k, fd := range t.fds {
+	t.fds.each(func(k key, fd int) {
 		if !wanted[k] {
-			unix.Close(int(fd))
-			delete(t.fds, k)
+			unix.Close(fd)
+			t.fds.del(k)
 		}
-	}
+	})
 }
 
 // holdAgain makes name held again as its configuration file says now,
@@ -253,7 +303,7 @@ func (t *table) bindAll() (failed []*entry) {
 // bind binds one entry, or shares the socket another name holds for its
 // port, and reports whether it is held now.
 func (t *table) bind(e *entry) bool {
-	if _, ok := t.fds[e.key()]; ok {
+	if _, ok := t.fds.get(e.key()); ok {
 		e.state, e.errno = ipc.Held, 0
 		return true
 	}
@@ -269,7 +319,7 @@ func (t *table) bind(e *entry) bool {
 		}
 		return false
 	}
-	t.fds[e.key()] = int32(fd)
+	t.fds.set(e.key(), fd)
 	e.state, e.errno = ipc.Held, 0
 	return true
 }
@@ -338,9 +388,9 @@ func (t *table) release(name string) (known bool, closed, total int) {
 		if !e.holding() {
 			continue
 		}
-		if fd, ok := t.fds[e.key()]; ok {
-			unix.Close(int(fd))
-			delete(t.fds, e.key())
+		if fd, ok := t.fds.get(e.key()); ok {
+			unix.Close(fd)
+			t.fds.del(e.key())
 			closed++
 		}
 	}
@@ -353,7 +403,7 @@ func (t *table) release(name string) (known bool, closed, total int) {
 	for i := range t.entries {
 		e := &t.entries[i]
 		if e.holding() {
-			if _, ok := t.fds[e.key()]; !ok {
+			if _, ok := t.fds.get(e.key()); !ok {
 				e.state = ipc.Released
 			}
 		}
@@ -376,10 +426,10 @@ func (t *table) releaseAll() int {
 			e.state = ipc.Released
 		}
 	}
-	for k, fd := range t.fds {
-		unix.Close(int(fd))
-		delete(t.fds, k)
-	}
+	t.fds.each(func(k key, fd int) {
+		unix.Close(fd)
+		t.fds.del(k)
+	})
 	t.gen++
 	return names
 }
@@ -410,7 +460,7 @@ func (t *table) handoff(name string, keep bool) (out []handed, known bool) {
 		if !e.holding() || seen[e.key()] {
 			continue
 		}
-		fd, ok := t.fds[e.key()]
+		fd, ok := t.fds.get(e.key())
 		if !ok {
 			continue
 		}
@@ -419,9 +469,9 @@ func (t *table) handoff(name string, keep bool) (out []handed, known bool) {
 		if keep {
 			state = ipc.Kept
 		} else {
-			delete(t.fds, e.key())
+			t.fds.del(e.key())
 		}
-		out = append(out, handed{entry: ipc.Entry{Name: name, Addr: e.addr, Port: e.port, Proto: e.proto, State: state}, key: e.key(), fd: int(fd)})
+		out = append(out, handed{entry: ipc.Entry{Name: name, Addr: e.addr, Port: e.port, Proto: e.proto, State: state}, key: e.key(), fd: fd})
 	}
 	if !known && !t.released[name] {
 		return nil, false
@@ -452,7 +502,7 @@ func (t *table) handoff(name string, keep bool) (out []handed, known bool) {
 // the name is released only if it was then.
 func (t *table) takeBack(name string, hs []handed) {
 	for _, h := range hs {
-		t.fds[h.key] = int32(h.fd)
+		t.fds.set(h.key, h.fd)
 	}
 	for i, state := range t.undo.states {
 		t.entries[i].state = state

@@ -240,3 +240,29 @@ func TestEntrySize(t *testing.T) {
 		}
 	}
 }
+
+// TestTableAddresses: a port on two addresses is two sockets, each name's
+// own; releasing one name closes its socket only.
+func TestTableAddresses(t *testing.T) {
+	f := newFake(t)
+	tab := newTable(f.hold)
+	c := &config.Config{Reservations: []config.Reservation{
+		{Name: "lo4", Addr: inetaddr.Loopback4, Port: 631, Proto: ipc.TCP, File: "f", Line: 1},
+		{Name: "lo6", Addr: inetaddr.Loopback6, Port: 631, Proto: ipc.TCP, File: "g", Line: 1},
+		{Name: "any", Port: 7000, Proto: ipc.TCP, File: "h", Line: 1},
+	}}
+	tab.load(c)
+	if failed := tab.bindAll(); len(failed) != 0 || tab.held() != 3 {
+		t.Fatalf("bindAll = %v failed, %d held; want none failed, 3 held", failed, tab.held())
+	}
+	if known, closed, _ := tab.release("lo4"); !known || closed != 1 {
+		t.Fatalf("release(lo4) = %v, %d closed; want 1", known, closed)
+	}
+	want := []string{"lo4 631/tcp released", "lo6 631/tcp held", "any 7000/tcp held"}
+	if got := states(tab); !reflect.DeepEqual(got, want) || tab.held() != 2 {
+		t.Errorf("after release(lo4): states = %q, %d held; want %q, 2 held", got, tab.held(), want)
+	}
+	if page := tab.page(0); len(page) != 3 || page[1].Addr != inetaddr.Loopback6 || page[2].Addr != inetaddr.Any {
+		t.Errorf("page(0) = %+v; want the entries' addresses", page)
+	}
+}
