@@ -165,35 +165,12 @@ func TestAddressAbsent(t *testing.T) {
 	needNetns(t)
 	useHosts(t, debianHosts)
 	s := newSetup(t, map[string]string{"named": "localhost:7661/tcp\n", "literal": "[::1]:7662/tcp\n"})
-	stderr := stderrFile(t)
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
 	// A network namespace of its own, its lo down: 127.0.0.1 can be
 	// bound, ::1 cannot.
 	cmd := exec.Command(bin("portreserve"), s.args("-f", "-N", "3")...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
-	cmd.ExtraFiles = []*os.File{pw}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pw.Close()
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	if n, _ := pr.Read(make([]byte, 1)); n != 1 {
-		b, _ := os.ReadFile(stderr.Name())
-		t.Fatalf("portreserve exited before it was ready:\n%s", b)
-	}
-	c, err := ipc.Dial(s.sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	entries, err := c.List(5 * time.Second)
-	c.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	stderr := startReady(t, cmd)
+	entries := s.list(t)
 	var got []string
 	for _, e := range entries {
 		got = append(got, e.Name+" "+e.Addr.HostPort(int(e.Port))+" "+e.State.String())

@@ -357,15 +357,7 @@ func TestMalformedDatagrams(t *testing.T) {
 	unix.Close(fd)
 	// Requests are served in order: once a list is answered, the legacy
 	// datagram before it has been acted on.
-	c, err := ipc.Dial(s.sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	entries, err := c.List(5 * time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	entries := s.list(t)
 	states := map[string]ipc.State{}
 	for _, e := range entries {
 		states[e.Name] = e.State
@@ -502,23 +494,8 @@ func TestReadiness(t *testing.T) {
 func TestDebugStartupPhases(t *testing.T) {
 	needNetns(t)
 	s := newSetup(t, map[string]string{"r": "21000-21009\n"})
-	stderr := stderrFile(t)
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
 	// A services file that cannot be read: reading it would be an error.
-	cmd := exec.Command(bin("portreserve"), s.args("-d", "-N", "3", "-S", s.dir)...)
-	cmd.ExtraFiles = []*os.File{pw}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pw.Close()
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	if n, _ := pr.Read(make([]byte, 1)); n != 1 {
-		t.Fatal("portreserve -d exited before it was ready")
-	}
+	stderr := startReady(t, exec.Command(bin("portreserve"), s.args("-d", "-N", "3", "-S", s.dir)...))
 	b, _ := os.ReadFile(stderr.Name())
 	_, line, ok := strings.Cut(string(b), "start-up: ")
 	line, _, _ = strings.Cut(line, "\n")

@@ -119,16 +119,7 @@ func TestHandoffServes(t *testing.T) {
 	}
 	// The daemon keeps the other name, and lists svc as handed off.
 	mustBeHeld(t, 7304, ipc.TCP)
-	c, err := ipc.Dial(s.sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	entries, err := c.List(5 * time.Second)
-	c.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
+	for _, e := range s.list(t) {
 		want := ipc.HandedOff
 		if e.Name == "other" {
 			want = ipc.Held

@@ -120,15 +120,7 @@ func TestFewerDescriptorsThanReservations(t *testing.T) {
 		t.Fatalf("portreserve with 300 descriptors for 1,000 sockets = %d, %q; want 1 and how many could not be held", r.code, r.stderr)
 	}
 	// The rest are held.
-	c, err := ipc.Dial(s.sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	entries, err := c.List(5 * time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	entries := s.list(t)
 	held, failed := 0, 0
 	for _, e := range entries {
 		switch e.State {

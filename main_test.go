@@ -412,6 +412,46 @@ func (s *setup) kill() {
 	}
 }
 
+// list asks this setup's daemon for its reservations.
+func (s *setup) list(t *testing.T) []ipc.Entry {
+	t.Helper()
+	c, err := ipc.Dial(s.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	entries, err := c.List(5 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return entries
+}
+
+// startReady starts cmd, a foreground daemon, with a readiness pipe on
+// descriptor 3 (for -N 3) and its stderr in a file, which it returns once
+// the daemon is ready; the daemon is killed when the test ends.
+func startReady(t *testing.T, cmd *exec.Cmd) *os.File {
+	t.Helper()
+	stderr := stderrFile(t)
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	cmd.ExtraFiles = []*os.File{pw}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	if n, _ := pr.Read(make([]byte, 1)); n != 1 {
+		b, _ := os.ReadFile(stderr.Name())
+		t.Fatalf("%s exited before it was ready:\n%s", cmd.Path, b)
+	}
+	return stderr
+}
+
 // release runs portrelease against this setup.
 func (s *setup) release(t *testing.T, args ...string) result {
 	t.Helper()
