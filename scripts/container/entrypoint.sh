@@ -11,7 +11,9 @@
 #                     sockets portreserve held, in LISTEN_FDS (the systemd
 #                     way), with no moment where the port is free; it must
 #                     take them (cupsd -l, or sd_listen_fds). They are bound
-#                     to the wildcard address, IPv4 and IPv6.
+#                     where the configuration says: one per address for a
+#                     line that names them (localhost:ipp), else the
+#                     wildcard address, IPv4 and IPv6.
 #                     release: the ports are freed, then the service binds
 #                     them itself, to the addresses it is configured for;
 #                     for a service that ignores LISTEN_FDS (busybox httpd,
