@@ -24,6 +24,10 @@ type Conn struct {
 	path  string
 	owner uint32 // the socket file's owner: the daemon's user
 	peer  int32  // the daemon's pid, from its last reply's credentials
+	// v1 says the daemon speaks version 1 only (it refused a version 2
+	// request): it predates addresses, and every request goes as
+	// version 1, its entries without them.
+	v1 bool
 }
 
 // Dial connects to the daemon's socket at path. It returns ErrNoDaemon when
@@ -73,15 +77,32 @@ func (c *Conn) Close() error {
 // It returns ErrNoDaemon when the daemon goes away before it answers (a
 // daemon that exits has released everything), and ErrTimeout when it does
 // not answer in time.
+//
+// A request whose version is left to Marshal goes as version 1 to a daemon
+// that refused version 2 (one from before addresses, until it restarts), so
+// that listing it still works.
 func (c *Conn) Do(req Request, timeout time.Duration) (Reply, error) {
 	deadline := time.Now().Add(timeout)
 	ch, err := c.send(req, deadline)
 	if err != nil {
 		return Reply{}, err
 	}
-	defer unix.Close(ch)
 	r, _, err := c.receive(ch, deadline, nil)
+	unix.Close(ch)
+	if err == nil && c.olderDaemon(req, r) {
+		return c.Do(req, time.Until(deadline))
+	}
 	return r, err
+}
+
+// olderDaemon reports whether r refuses req for its version 2, so that it
+// should go again as version 1, and remembers that it should.
+func (c *Conn) olderDaemon(req Request, r Reply) bool {
+	if r.Status != StatusBadVersion || req.Version != 0 || c.v1 {
+		return false
+	}
+	c.v1 = true
+	return true
 }
 
 // Handoff asks the daemon for the held sockets of name and returns them
@@ -94,6 +115,9 @@ func (c *Conn) Handoff(name string, keep bool, timeout time.Duration) ([]Entry, 
 	req := Request{Op: OpHandoff, Name: name}
 	if keep {
 		req.Arg = ArgKeep
+	}
+	if c.v1 {
+		req.Version = Version1
 	}
 	ch, err := c.send(req, deadline)
 	if err != nil {
@@ -112,6 +136,11 @@ func (c *Conn) Handoff(name string, keep bool, timeout time.Duration) ([]Entry, 
 		fds = append(fds, got...)
 		if err != nil {
 			return fail(err)
+		}
+		if r.Status != StatusOK && len(entries) == 0 && c.olderDaemon(Request{}, r) {
+			// The old daemon acted on nothing; this channel is
+			// closed on return, by the defer above.
+			return c.Handoff(name, keep, time.Until(deadline))
 		}
 		if r.Status != StatusOK {
 			return fail(&StatusError{Op: OpHandoff, Name: name, Status: r.Status})
@@ -184,6 +213,9 @@ func (c *Conn) send(req Request, deadline time.Time) (int, error) {
 	}
 	c.id++
 	req.ID = c.id
+	if req.Version == 0 && c.v1 {
+		req.Version = Version1
+	}
 	for {
 		err = unix.Sendmsg(c.fd, req.Marshal(), unix.UnixRights(theirs), nil, unix.MSG_NOSIGNAL)
 		if err != unix.EINTR {

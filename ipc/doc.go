@@ -28,7 +28,8 @@
 //	     4    1 version: 2 for list and hand off, whose reply entries
 //	            carry an address; 1 for the rest, which daemons from
 //	            before addresses understand too. A version 1 request is
-//	            answered in version 1 (entries without the address).
+//	            answered in version 1 (entries without the address); a
+//	            Conn refused version 2 asks again in version 1.
 //	     5    1 operation: 1 release, 2 release all, 3 list, 4 reload,
 //	            5 hand off, 6 hold again
 //	     6    2 flags, 0

@@ -236,6 +236,39 @@ func TestExecHandoff(t *testing.T) {
 	}
 }
 
+// TestExecHandoffOlderDaemon: a daemon from before addresses refuses the
+// version 2 hand-off, acting on nothing; it goes again as version 1.
+func TestExecHandoffOlderDaemon(t *testing.T) {
+	tcp, tcpPort := boundSocket(t, unix.SOCK_STREAM)
+	defer unix.Close(tcp)
+	d := ipctest.Start(t, func(req ipc.Request) []ipctest.Reply {
+		if req.Version != ipc.Version1 {
+			return ipctest.Status(ipc.StatusBadVersion)(req)
+		}
+		e := ipc.Entry{Name: "cups", Port: tcpPort, Proto: ipc.TCP, State: ipc.HandedOff}
+		return []ipctest.Reply{{Reply: ipc.Reply{Version: ipc.Version1, Name: "cups", Count: 1, Total: 1, Entries: []ipc.Entry{e}}, Fds: []int{tcp}}}
+	})
+	const first = 502
+	defer unix.Close(first)
+	env, _, errOut := testEnv("PATH=/usr/bin:/bin")
+	rec := &execRecorder{}
+	h := &handoff{socket: d.Path, name: "cups", timeout: DefaultTimeout, env: env,
+		note: func(s string) { errOut.WriteString(s + "\n") }, exec: rec.exec, firstFd: first}
+	if status := h.run([]string{"true"}); status != 126 || errOut.String() != "exec "+rec.path+": exec recorded\n" {
+		t.Fatalf("handoff.run = %d, stderr %q; want 126 from the stand-in exec and nothing else", status, errOut)
+	}
+	if sa, err := unix.Getsockname(first); err != nil || uint16(sa.(*unix.SockaddrInet4).Port) != tcpPort {
+		t.Errorf("descriptor %d: getsockname = %v, %v; want port %d", first, sa, err, tcpPort)
+	}
+	var versions []uint8
+	for _, r := range d.Requests() {
+		versions = append(versions, r.Version)
+	}
+	if len(versions) < 2 || versions[0] != ipc.Version || versions[1] != ipc.Version1 {
+		t.Errorf("request versions = %v; want %d refused, then %d", versions, ipc.Version, ipc.Version1)
+	}
+}
+
 func TestActivationEnv(t *testing.T) {
 	env := []string{"A=1", "LISTEN_FDS=3", "LISTEN_PIDX=4", "LISTEN_FDNAMES=a"}
 	if got, want := activationEnv(env, "cups", 0), []string{"A=1", "LISTEN_PIDX=4"}; !reflect.DeepEqual(got, want) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"syscall"
 	"testing"
@@ -139,6 +140,36 @@ func TestCheckPagedList(t *testing.T) {
 	}
 	if n := len(d.Requests()); n != 4 {
 		t.Errorf("list requests = %d; want 4 pages of up to %d", n, ipc.PageEntries)
+	}
+}
+
+// TestCheckOlderDaemon: a daemon from before addresses refuses version 2;
+// the list goes again as version 1, and its pages as well.
+func TestCheckOlderDaemon(t *testing.T) {
+	f := newFixture(t, map[string]string{"range": "40000-40039/udp\n"})
+	var entries []ipc.Entry
+	for p := uint16(40000); p < 40040; p++ {
+		entries = append(entries, ipc.Entry{Name: "range", Port: p, Proto: ipc.UDP, State: ipc.Held})
+	}
+	list := ipctest.List(entries)
+	d := ipctest.Start(t, func(req ipc.Request) []ipctest.Reply {
+		if req.Version != ipc.Version1 {
+			return ipctest.Status(ipc.StatusBadVersion)(req)
+		}
+		r := list(req)
+		r[0].Version = ipc.Version1
+		return r
+	})
+	status, out, errOut := f.check(t, d.Path, "-n")
+	if n := strings.Count(out, " held "); status != 0 || n != 40 {
+		t.Errorf("portreserve-check against a version 1 daemon = %d, %d lines held, stderr %q; want 0, 40", status, n, errOut)
+	}
+	var versions []uint8
+	for _, r := range d.Requests() {
+		versions = append(versions, r.Version)
+	}
+	if want := []uint8{2, 1, 1}; !reflect.DeepEqual(versions, want) {
+		t.Errorf("request versions = %v; want %v (refused, then two pages as version 1)", versions, want)
 	}
 }
 
