@@ -49,6 +49,11 @@ func waitHTTP(t *testing.T, url string) string {
 }
 
 func TestE2ECupsAddresses(t *testing.T) {
+	// cupsd closes HTTP connections itself, leaving TIME_WAITs on 631
+	// that would refuse the other tests' binds of it for a minute.
+	if runOwnNetns(t) {
+		return
+	}
 	needE2E(t)
 	cupsd, err := exec.LookPath("cupsd")
 	if err != nil {
