@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +21,34 @@ import (
 
 	"portreserve/ipc"
 )
+
+// envOwnNetns marks a test binary that runOwnNetns started.
+const envOwnNetns = "PORTRESERVE_TEST_OWN_NETNS"
+
+// runOwnNetns runs the calling test again in network and mount namespaces
+// of its own, and reports whether it did: the caller then returns. A test
+// whose server leaves TIME_WAIT connections on a port other tests bind
+// (cupsd closing HTTP connections on 631) keeps them to itself this way.
+func runOwnNetns(t *testing.T) bool {
+	t.Helper()
+	if os.Getenv(envOwnNetns) != "" {
+		return false
+	}
+	needNetns(t)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self, "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), envOwnNetns+"=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET | syscall.CLONE_NEWNS}
+	out, err := cmd.CombinedOutput()
+	t.Logf("in a network namespace of its own:\n%s", out)
+	if err != nil {
+		t.Errorf("%s in its own network namespace: %v", t.Name(), err)
+	}
+	return true
+}
 
 // httpStatus returns the status of GET url, or "refused"/the error.
 func httpStatus(url string) string {

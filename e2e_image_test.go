@@ -202,23 +202,26 @@ func TestE2EImage(t *testing.T) {
 	}
 	// Every thread counts against a pids limit, and a Go process has
 	// several (the daemon six: the runtime's, and os/signal's three). The
-	// daemon alone in the foreground starts within 6; the entrypoint's
+	// daemon alone in the foreground starts within 6 on an idle machine;
+	// on a busy one the runtime may start a thread or two more as it
+	// starts (a CI-like run failed at 6 creating a seventh): 8 here. The
+	// entrypoint's
 	// flow (shell, daemon, portrelease, then the service) needs 10 to 11
 	// (thread creation varies from run to run), the daemon and
 	// portrelease being alive at once during the hand-off: 16 here.
 	t.Run("pids-limit", func(t *testing.T) {
 		conf := t.TempDir()
 		os.WriteFile(filepath.Join(conf, "hello"), []byte("80/tcp\n"), 0o644)
-		c := runContainer(t, "pr-pids", "--pids-limit", "6", "-v", conf+":/etc/portreserve:ro",
+		c := runContainer(t, "pr-pids", "--pids-limit", "8", "-v", conf+":/etc/portreserve:ro",
 			"--entrypoint", "/usr/sbin/portreserve", "localhost/portreserve:amd64", "-f")
-		// The daemon started within --pids-limit 6.
+		// The daemon started within --pids-limit 8.
 		c.waitLog("portreserve: holding 1 ports for 1 names")
 		podman(t, "rm", "-f", c.name) // it holds 80
 		hello := runHello(t, "amd64", "pr-pids-hello", "--pids-limit", "16")
 		if body := hello.get(); !strings.Contains(body, "(handed over)") {
 			t.Errorf("hello image under --pids-limit 16 said %q", body)
 		}
-		t.Logf("image pids limit: the daemon alone starts within 6; the entrypoint's hand-off within 16 (10 to 11 measured: threads vary)")
+		t.Logf("image pids limit: the daemon alone starts within 8 (6 threads on an idle machine); the entrypoint's hand-off within 16 (10 to 11 measured: threads vary)")
 	})
 	t.Run("stop-during-helper", func(t *testing.T) {
 		c := runHello(t, "amd64", "pr-helper", "-v", helper+":/entrypoint.d/10-slow:ro")
