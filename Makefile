@@ -102,7 +102,7 @@ bench:
 
 e2e:
 	$(GO) vet -tags e2e .
-	$(GO) test -tags e2e -count=1 -run 'E2E' -v .
+	$(GO) test -tags e2e -count=1 -timeout 40m -run 'E2E' -v .
 
 demo: build
 	sh scripts/demo.sh $(BUILD)
