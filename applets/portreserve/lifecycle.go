@@ -208,7 +208,8 @@ func (d *daemon) run() int {
 // collection has a resident cost of its own (the collector's buffers):
 // measured idle RssAnon, 200 reservations: 1,016 kB with it, 928 kB
 // without; 1,000: 1,044 kB with it, 1,260 kB without; 10,000: 1.5 MB
-// with it, 6 MB without. The garbage it collects later, as any heap does.
+// with it, 6 MB without. Below it, the start-up garbage waits for the
+// first collection the heap's growth brings, as in any Go program.
 const freeAfterStart = 500
 
 // readConfig reads the configuration directory, and the services database

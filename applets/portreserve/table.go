@@ -55,7 +55,7 @@ func (t *table) addrIndex(a inetaddr.Addr) uint32 {
 	return uint32(len(t.addrs) - 1)
 }
 
-// key identifies a (port, protocol): one held socket.
+// key identifies an (address, port, protocol): one held socket.
 type key uint64
 
 // keyOf is the key of (address, port, protocol), the address given by its
@@ -66,7 +66,8 @@ func keyOf(addr uint32, port uint16, proto ipc.Proto) key {
 
 func (e *entry) key() key { return keyOf(e.ai, e.port, e.proto) }
 
-// what describes an entry for messages: "cups: 631/tcp (/etc/portreserve/cups:1)".
+// what describes an entry for messages: "cups: 631/tcp (/etc/portreserve/cups:1)",
+// "cups: [::1]:631/tcp (/etc/portreserve/cups:1)".
 func (e *entry) what() string {
 	return e.name + ": " + e.addr.HostPort(int(e.port)) + "/" + e.proto.String() +
 		" (" + e.file + ":" + strconv.Itoa(int(e.line)) + ")"
