@@ -272,14 +272,12 @@ func (d *daemon) bindAll() []*entry {
 		}
 	}
 	d.holder.newPass()
-	failed := d.tab.bindAll()
+	failed, absent := d.tab.bindAll()
 	for _, fd := range reserve {
 		unix.Close(fd)
 	}
-	for i := range d.tab.entries {
-		if e := &d.tab.entries[i]; e.state == ipc.Absent && !d.tab.released[e.name] {
-			d.log.Info(e.what() + ": not held: " + e.errno.Error() + ": the system has no such address, one the host name gives; servers listening on the name skip it too")
-		}
+	for _, e := range absent {
+		d.log.Info(e.what() + ": not held: " + e.errno.Error() + ": the system has no such address, one the host name gives; servers listening on the name skip it too")
 	}
 	return failed
 }

@@ -284,21 +284,29 @@ func (t *table) holdAgain(name string, cfg *config.Config) (known bool) {
 }
 
 // bindAll binds every entry not yet bound, failed, absent or pending, of
-// names not released, and returns the entries that failed now (not those
-// absent: see ipc.Absent). Those blocked by
-// TIME_WAIT connections become Pending: retryPending binds them later.
-func (t *table) bindAll() (failed []*entry) {
+// names not released, and returns the entries that failed now, and those
+// found absent now that were not before (not failures: see ipc.Absent).
+// Those blocked by TIME_WAIT connections become Pending: retryPending binds
+// them later.
+func (t *table) bindAll() (failed, absent []*entry) {
 	for i := range t.entries {
 		e := &t.entries[i]
 		if t.released[e.name] || e.holding() || e.state == ipc.Released || e.state == ipc.HandedOff {
 			continue
 		}
-		if !t.bind(e) && e.state == ipc.Failed {
+		was := e.state
+		if t.bind(e) {
+			continue
+		}
+		switch {
+		case e.state == ipc.Failed:
 			failed = append(failed, e)
+		case e.state == ipc.Absent && was != ipc.Absent:
+			absent = append(absent, e)
 		}
 	}
 	t.gen++
-	return failed
+	return failed, absent
 }
 
 // bind binds one entry, or shares the socket another name holds for its

@@ -71,7 +71,7 @@ func TestTableHoldAndRelease(t *testing.T) {
 	tab := newTable(f.hold)
 	f.fail[999] = unix.EADDRINUSE
 	tab.load(cfg("cups", []int{631}, "ldap", []int{636, -636}, "bad", []int{999}))
-	failed := tab.bindAll()
+	failed, _ := tab.bindAll()
 	if len(failed) != 1 || failed[0].port != 999 || failed[0].errno != unix.EADDRINUSE {
 		t.Fatalf("bindAll failed = %v; want 999 with EADDRINUSE", failed)
 	}
@@ -252,7 +252,7 @@ func TestTableAddresses(t *testing.T) {
 		{Name: "any", Port: 7000, Proto: ipc.TCP, File: "h", Line: 1},
 	}}
 	tab.load(c)
-	if failed := tab.bindAll(); len(failed) != 0 || tab.held() != 3 {
+	if failed, _ := tab.bindAll(); len(failed) != 0 || tab.held() != 3 {
 		t.Fatalf("bindAll = %v failed, %d held; want none failed, 3 held", failed, tab.held())
 	}
 	if known, closed, _ := tab.release("lo4"); !known || closed != 1 {
@@ -264,5 +264,30 @@ func TestTableAddresses(t *testing.T) {
 	}
 	if page := tab.page(0); len(page) != 3 || page[1].Addr != inetaddr.Loopback6 || page[2].Addr != inetaddr.Any {
 		t.Errorf("page(0) = %+v; want the entries' addresses", page)
+	}
+}
+
+// TestTableAbsent: an address a host name gave that the system lacks is
+// absent, not failed, and reported once, not at every later pass; the same
+// written out is a failure.
+func TestTableAbsent(t *testing.T) {
+	f := newFake(t)
+	f.fail[631] = unix.EADDRNOTAVAIL
+	f.fail[632] = unix.EADDRNOTAVAIL
+	tab := newTable(f.hold)
+	tab.load(&config.Config{Reservations: []config.Reservation{
+		{Name: "named", Addr: inetaddr.Loopback6, Named: true, Port: 631, Proto: ipc.TCP, File: "f", Line: 1},
+		{Name: "literal", Addr: inetaddr.Loopback6, Port: 632, Proto: ipc.TCP, File: "g", Line: 1},
+	}})
+	failed, absent := tab.bindAll()
+	if len(failed) != 1 || failed[0].name != "literal" || len(absent) != 1 || absent[0].name != "named" {
+		t.Fatalf("bindAll = failed %v, absent %v; want literal failed, named absent", failed, absent)
+	}
+	if _, absent = tab.bindAll(); len(absent) != 0 {
+		t.Errorf("second bindAll: absent %v again; want it reported once", absent)
+	}
+	want := []string{"named 631/tcp absent", "literal 632/tcp failed"}
+	if got := states(tab); !reflect.DeepEqual(got, want) {
+		t.Errorf("states = %q; want %q", got, want)
 	}
 }

@@ -156,9 +156,10 @@ type reader struct {
 	load   LoadServices
 	db     *services.DB
 	dbErr  error
-	claims map[uint64]claim // see claimKey: the first name to claim it
-	seen   map[uint64]claim // see claimKey: its claim in the current file
-	addrs  []inetaddr.Addr  // the addresses met so far, Any first; see claimKey
+	claims map[uint64]claim      // see claimKey: the first name to claim it
+	seen   map[uint64]claim      // see claimKey: its claim in the current file
+	addrs  []inetaddr.Addr       // the addresses met so far, Any first; see claimKey
+	hosts  map[string]hostLookup // host names looked up in HostsFile
 	// warned and unwarned count the current file's line warnings:
 	// shown, and past MaxWarnings, only counted.
 	warned, unwarned int
@@ -304,7 +305,7 @@ func (r *reader) parseEntry(name, path string, line int, text string) {
 	named := false
 	if hostEnd := strings.LastIndexByte(text, ':'); hostEnd >= 0 {
 		var msg string
-		if addrs, named, msg = hostAddrs(text[:hostEnd]); msg != "" {
+		if addrs, named, msg = r.hostAddrs(text[:hostEnd]); msg != "" {
 			r.problem(path, line, false, msg+" in "+strconv.Quote(text))
 			return
 		}
@@ -538,10 +539,16 @@ func portText(res Reservation) string {
 	return res.Addr.HostPort(int(res.Port)) + "/" + res.Proto.String()
 }
 
+// hostLookup is what HostsFile gave a host name.
+type hostLookup struct {
+	addrs []inetaddr.Addr
+	err   error
+}
+
 // hostAddrs reads the address part of a line, before the last ':': an
 // IPv4 address, an IPv6 address in brackets, or a host name looked up in
 // HostsFile (named). msg says what is wrong with it.
-func hostAddrs(host string) (addrs []inetaddr.Addr, named bool, msg string) {
+func (r *reader) hostAddrs(host string) (addrs []inetaddr.Addr, named bool, msg string) {
 	switch {
 	case host == "":
 		return nil, false, "missing address before ':'"
@@ -563,15 +570,24 @@ func hostAddrs(host string) (addrs []inetaddr.Addr, named bool, msg string) {
 		}
 		addrs = []inetaddr.Addr{a}
 	default:
-		var err error
 		named = true
-		addrs, err = inetaddr.Lookup(HostsFile, host)
-		if err == inetaddr.ErrNoHost {
+		found, ok := r.hosts[host]
+		if !ok {
+			// Once a Read: every line naming localhost would read
+			// the file again.
+			found.addrs, found.err = inetaddr.Lookup(HostsFile, host)
+			if r.hosts == nil {
+				r.hosts = map[string]hostLookup{}
+			}
+			r.hosts[host] = found
+		}
+		switch {
+		case found.err == inetaddr.ErrNoHost:
 			return nil, false, "unknown host " + host + ": not in " + HostsFile
+		case found.err != nil:
+			return nil, false, "unknown host " + host + ": " + HostsFile + ": " + ErrText(found.err)
 		}
-		if err != nil {
-			return nil, false, "unknown host " + host + ": " + HostsFile + ": " + ErrText(err)
-		}
+		addrs = found.addrs
 	}
 	for _, a := range addrs {
 		if a.IsUnspecified() {
