@@ -515,8 +515,8 @@ func (r *reader) wildcardConflict(res Reservation, k uint64) (claim, bool) {
 }
 
 // MaxAddresses is how many addresses, Any among them, a configuration may
-// name: more is no real configuration, and the daemon keys its sockets by
-// an address's index in one byte.
+// name: more is no real configuration, and the reader keeps them in a short
+// list it searches for every line and every port on every address.
 const MaxAddresses = 255
 
 // addrIndex returns a's index in r.addrs, adding it, or -1 when there are
