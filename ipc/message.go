@@ -154,7 +154,7 @@ func ParseRequest(b []byte) (Request, error) {
 	if len(b) != RequestSize {
 		return r, ErrSize
 	}
-	if b[4] != Version && b[4] != Version1 {
+	if entrySize(b[4]) == 0 {
 		return r, ErrVersion
 	}
 	r.Version = b[4]
@@ -220,15 +220,25 @@ func ParseLegacy(b []byte) (name string, ok bool) {
 	return "", false
 }
 
+// entrySize is the size of a list entry in protocol version v, 0 for a
+// version this package does not speak.
+func entrySize(v uint8) int {
+	switch v {
+	case Version:
+		return EntrySize
+	case Version1:
+		return EntrySizeV1
+	}
+	return 0
+}
+
 // Marshal encodes r with its entries.
 func (r *Reply) Marshal() []byte {
-	v, size := r.Version, EntrySize
-	if v == 0 {
+	v := r.Version
+	if entrySize(v) == 0 {
 		v = Version
 	}
-	if v == Version1 {
-		size = EntrySizeV1
-	}
+	size := entrySize(v)
 	b := make([]byte, ReplyHeaderSize+len(r.Entries)*size)
 	copy(b, Magic)
 	b[4] = v
@@ -263,12 +273,8 @@ func ParseReply(b []byte) (Reply, error) {
 	if string(b[:4]) != Magic {
 		return r, ErrMagic
 	}
-	size := EntrySize
-	switch b[4] {
-	case Version:
-	case Version1:
-		size = EntrySizeV1
-	default:
+	size := entrySize(b[4])
+	if size == 0 {
 		return r, ErrVersion
 	}
 	if (len(b)-ReplyHeaderSize)%size != 0 {

@@ -95,29 +95,26 @@ func (h *holder) socket(addr inetaddr.Addr, port uint16, proto ipc.Proto) (int, 
 	if proto == ipc.UDP {
 		typ = unix.SOCK_DGRAM
 	}
-	family := h.family
-	switch {
-	case addr == inetaddr.Any:
-	case addr.Is4():
-		family = unix.AF_INET
-	default:
-		family = unix.AF_INET6
+	// One decision: the family and the address. [::] alone needs
+	// IPV6_V6ONLY off, to hold IPv4 too.
+	var sa unix.Sockaddr
+	family, dualStack := unix.AF_INET6, false
+	if addr.Is4() || (addr == inetaddr.Any && h.family == unix.AF_INET) {
+		family, sa = unix.AF_INET, &unix.SockaddrInet4{Port: int(port), Addr: [4]byte(addr[12:])}
+	} else {
+		sa, dualStack = &unix.SockaddrInet6{Port: int(port), Addr: addr}, addr == inetaddr.Any
 	}
 	fd, err := unix.Socket(family, typ|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return -1, nil, os.NewSyscallError("socket", err)
 	}
-	switch {
-	case family == unix.AF_INET:
-		return fd, &unix.SockaddrInet4{Port: int(port), Addr: [4]byte(addr[12:])}, nil
-	case addr != inetaddr.Any:
-		return fd, &unix.SockaddrInet6{Port: int(port), Addr: addr}, nil
+	if dualStack {
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0); err != nil {
+			unix.Close(fd)
+			return -1, nil, os.NewSyscallError("setsockopt IPV6_V6ONLY", err)
+		}
 	}
-	if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0); err != nil {
-		unix.Close(fd)
-		return -1, nil, os.NewSyscallError("setsockopt IPV6_V6ONLY", err)
-	}
-	return fd, &unix.SockaddrInet6{Port: int(port)}, nil
+	return fd, sa, nil
 }
 
 // errTimeWait says a TCP port is blocked by nothing but connections in

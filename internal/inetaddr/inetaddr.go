@@ -213,8 +213,9 @@ var ErrNoHost = errors.New("not in the hosts file")
 
 // Lookup returns the addresses the hosts file at path gives name, in file
 // order, each once, as glibc's files backend does (names match without
-// regard to ASCII case, as its strcasecmp does). "localhost" that the file does not list, or a missing
-// file, gives 127.0.0.1 and ::1, as systemd's nss-myhostname does.
+// regard to ASCII case, as its strcasecmp does). "localhost" that the file
+// does not list, or a missing file, gives 127.0.0.1 and ::1, as systemd's
+// nss-myhostname does.
 func Lookup(path, name string) ([]Addr, error) {
 	data, err := rawfs.ReadFile(path, maxHostsSize)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
