@@ -76,9 +76,11 @@ build:
 test: $(STATICCHECK)
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags integration,e2e,bench ./...
 	$(STATICCHECK) ./...
-	$(STATICCHECK) -tags e2e,bench ./...
+	$(STATICCHECK) -tags integration,e2e,bench ./...
 	$(GO) test $(GOTESTFLAGS) ./...
+	$(GO) test -tags integration $(GOTESTFLAGS) ./integration
 
 tools: $(STATICCHECK)
 
@@ -97,12 +99,12 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $$((200000 * $(FUZZSCALE)))x ./internal/inetaddr
 
 bench:
-	$(GO) vet -tags bench .
-	$(GO) test -tags bench -count=1 -timeout 20m -run 'TestBenchReport' -v .
+	$(GO) vet -tags integration,bench ./integration
+	$(GO) test -tags integration,bench -count=1 -timeout 20m -run 'TestBenchReport' -v ./integration
 
 e2e:
-	$(GO) vet -tags e2e .
-	$(GO) test -tags e2e -count=1 -timeout 40m -run 'E2E' -v .
+	$(GO) vet -tags integration,e2e ./integration
+	$(GO) test -tags integration,e2e -count=1 -timeout 40m -run 'E2E' -v ./integration
 
 demo: build
 	sh scripts/demo.sh $(BUILD)

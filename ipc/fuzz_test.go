@@ -3,6 +3,8 @@ package ipc
 import (
 	"bytes"
 	"testing"
+
+	"portreserve/internal/inetaddr"
 )
 
 // FuzzParseRequest checks that decoding never panics, that what decodes
@@ -51,7 +53,7 @@ func FuzzParseRequest(f *testing.F) {
 // FuzzParseReply checks that reply decoding never panics and round-trips.
 func FuzzParseReply(f *testing.F) {
 	f.Add((&Reply{Op: OpRelease, Status: StatusOK, ID: 1, Count: 1, Total: 1, Name: "cups"}).Marshal())
-	f.Add((&Reply{Op: OpList, Count: 1, Total: 1, Entries: []Entry{{Name: "a", Port: 1, Proto: TCP, State: Held}}}).Marshal())
+	f.Add((&Reply{Op: OpList, Count: 1, Total: 1, Entries: []Entry{{Name: "a", Endpoint: inetaddr.Endpoint{Port: 1, Proto: inetaddr.TCP}, State: Held}}}).Marshal())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := ParseReply(b)
 		if err != nil {

@@ -59,14 +59,19 @@ type Reply struct {
 	Entries    []Entry // list replies only
 }
 
-// Entry is one reservation in a list reply.
+// Entry is one reservation in a list reply. Its address is always
+// inetaddr.Any in version 1.
 type Entry struct {
-	Name  string
-	Addr  inetaddr.Addr // inetaddr.Any: every address; always Any in version 1
-	Port  uint16
-	Proto Proto
+	Name string
+	inetaddr.Endpoint
 	State State
 	Errno uint32
+}
+
+// String returns "cups 127.0.0.1:631/tcp held", as tests and logs show an
+// entry.
+func (e Entry) String() string {
+	return e.Name + " " + e.Endpoint.String() + " " + e.State.String()
 }
 
 // Errors from decoding. ParseRequest's errors map to a Status with
@@ -302,7 +307,7 @@ func ParseReply(b []byte) (Reply, error) {
 			return r, ErrName
 		}
 		e.Port = be.Uint16(p[64:])
-		e.Proto = Proto(p[66])
+		e.Proto = inetaddr.Proto(p[66])
 		e.State = State(p[67])
 		e.Errno = be.Uint32(p[68:])
 		if size == EntrySize {

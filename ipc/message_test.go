@@ -114,7 +114,7 @@ func TestReplyLayout(t *testing.T) {
 		{Version1, inetaddr.Any, ""}, // version 1: no address field
 	} {
 		r := Reply{Version: tt.version, Op: OpList, Status: StatusDenied, ID: 0x11223344, Count: 1, Total: 0x0102, Generation: 0x0a0b,
-			Name: "x", Entries: []Entry{{Name: "cups", Addr: tt.addr, Port: 631, Proto: TCP, State: Failed, Errno: 98}}}
+			Name: "x", Entries: []Entry{{Name: "cups", Endpoint: inetaddr.Endpoint{Addr: tt.addr, Port: 631, Proto: inetaddr.TCP}, State: Failed, Errno: 98}}}
 		b := r.Marshal()
 		want := "7f505253" + "0" + strconv.Itoa(int(tt.version)) + "03" + "0002" + "11223344" + "00000001" + "00000102" + "00000a0b" +
 			"78" + strings.Repeat("00", 63) +
@@ -132,7 +132,7 @@ func TestReplyLayout(t *testing.T) {
 func TestReplyFullPage(t *testing.T) {
 	r := Reply{Version: Version, Op: OpList, Count: PageEntries, Total: 100}
 	for i := 0; i < PageEntries; i++ {
-		r.Entries = append(r.Entries, Entry{Name: "n", Port: uint16(600 + i), Proto: UDP, State: Held})
+		r.Entries = append(r.Entries, Entry{Name: "n", Endpoint: inetaddr.Endpoint{Port: uint16(600 + i), Proto: inetaddr.UDP}, State: Held})
 	}
 	b := r.Marshal()
 	if len(b) != MaxReplySize {
@@ -145,7 +145,7 @@ func TestReplyFullPage(t *testing.T) {
 }
 
 func TestParseReplyErrors(t *testing.T) {
-	valid := (&Reply{Op: OpList, Count: 1, Entries: []Entry{{Name: "a", Port: 1, Proto: TCP, State: Held}}}).Marshal()
+	valid := (&Reply{Op: OpList, Count: 1, Entries: []Entry{{Name: "a", Endpoint: inetaddr.Endpoint{Port: 1, Proto: inetaddr.TCP}, State: Held}}}).Marshal()
 	for _, tt := range []struct {
 		desc string
 		b    []byte
@@ -249,7 +249,7 @@ func TestCheckName(t *testing.T) {
 
 func TestStrings(t *testing.T) {
 	for _, tt := range []struct{ got, want string }{
-		{TCP.String(), "tcp"}, {UDP.String(), "udp"},
+		{inetaddr.TCP.String(), "tcp"}, {inetaddr.UDP.String(), "udp"},
 		{Held.String(), "held"}, {Released.String(), "released"}, {Failed.String(), "failed"},
 		{HandedOff.String(), "handed-off"}, {OpHandoff.String(), "hand-off"},
 		{Kept.String(), "kept"}, {OpHold.String(), "hold"},

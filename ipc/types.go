@@ -84,26 +84,6 @@ func (s Status) String() string {
 	return "status " + strconv.Itoa(int(s))
 }
 
-// Proto is a transport protocol, numbered as in IP.
-type Proto uint8
-
-// The protocols a port can be held for.
-const (
-	TCP Proto = 6
-	UDP Proto = 17
-)
-
-// String returns "tcp" or "udp".
-func (p Proto) String() string {
-	switch p {
-	case TCP:
-		return "tcp"
-	case UDP:
-		return "udp"
-	}
-	return "proto" + strconv.Itoa(int(p))
-}
-
 // State is what the daemon did with one reservation.
 type State uint8
 

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"portreserve/applets"
+	"portreserve/internal/inetaddr"
 	"portreserve/internal/rawfs"
 	"portreserve/ipc"
 )
@@ -74,7 +75,7 @@ func (h *handoff) run(argv []string) int {
 		note(name + ": nothing held; starting " + argv[0] + " without sockets")
 	}
 	for i, e := range entries {
-		if e.Proto != ipc.TCP {
+		if e.Proto != inetaddr.TCP {
 			continue
 		}
 		// The listen backlog systemd uses by default: SOMAXCONN.
@@ -90,7 +91,7 @@ func (h *handoff) run(argv []string) int {
 			err = unix.Listen(fds[i], unix.SOMAXCONN)
 		}
 		if err != nil {
-			note(name + ": listen on " + e.Addr.HostPort(int(e.Port)) + "/tcp: " + err.Error())
+			note(name + ": listen on " + e.Endpoint.String() + ": " + err.Error())
 			return 2
 		}
 		// SO_REUSEADDR, as systemd sets on the stream sockets it

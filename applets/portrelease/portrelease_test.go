@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"portreserve/applets"
+	"portreserve/internal/inetaddr"
 	"portreserve/internal/ipctest"
 	"portreserve/ipc"
 )
@@ -195,7 +196,7 @@ func boundSocket(t *testing.T, typ int) (int, uint16) {
 func TestExecHandoff(t *testing.T) {
 	tcp, tcpPort := boundSocket(t, unix.SOCK_STREAM)
 	udp, udpPort := boundSocket(t, unix.SOCK_DGRAM)
-	entries := []ipc.Entry{{Name: "cups", Port: tcpPort, Proto: ipc.TCP, State: ipc.HandedOff}, {Name: "cups", Port: udpPort, Proto: ipc.UDP, State: ipc.HandedOff}}
+	entries := []ipc.Entry{{Name: "cups", Endpoint: inetaddr.Endpoint{Port: tcpPort, Proto: inetaddr.TCP}, State: ipc.HandedOff}, {Name: "cups", Endpoint: inetaddr.Endpoint{Port: udpPort, Proto: inetaddr.UDP}, State: ipc.HandedOff}}
 	d := ipctest.Start(t, func(req ipc.Request) []ipctest.Reply {
 		if req.Op != ipc.OpHandoff || req.Name != "cups" || req.Arg != ipc.ArgKeep {
 			return ipctest.Status(ipc.StatusBadRequest)(req)
@@ -230,7 +231,7 @@ func TestExecHandoff(t *testing.T) {
 			t.Errorf("descriptor %d: flags %#x, %v; want close-on-exec cleared", fd, flags, err)
 		}
 		listening, _ := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
-		if want := e.Proto == ipc.TCP; (listening == 1) != want {
+		if want := e.Proto == inetaddr.TCP; (listening == 1) != want {
 			t.Errorf("descriptor %d (%v): listening %v; want %v", fd, e.Proto, listening == 1, want)
 		}
 	}
@@ -245,7 +246,7 @@ func TestExecHandoffOlderDaemon(t *testing.T) {
 		if req.Version != ipc.Version1 {
 			return ipctest.Status(ipc.StatusBadVersion)(req)
 		}
-		e := ipc.Entry{Name: "cups", Port: tcpPort, Proto: ipc.TCP, State: ipc.HandedOff}
+		e := ipc.Entry{Name: "cups", Endpoint: inetaddr.Endpoint{Port: tcpPort, Proto: inetaddr.TCP}, State: ipc.HandedOff}
 		return []ipctest.Reply{{Reply: ipc.Reply{Version: ipc.Version1, Name: "cups", Count: 1, Total: 1, Entries: []ipc.Entry{e}}, Fds: []int{tcp}}}
 	})
 	const first = 502

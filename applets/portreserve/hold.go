@@ -8,7 +8,6 @@ import (
 
 	"portreserve/internal/inetaddr"
 	"portreserve/internal/procnet"
-	"portreserve/ipc"
 )
 
 // holder binds the sockets that hold ports.
@@ -52,15 +51,16 @@ func (h *holder) timeWaitOnly(port uint16) bool {
 	return h.proc.TimeWaitOnly(port)
 }
 
-// hold binds port for proto on addr (inetaddr.Any: every address) and
-// returns the socket.
-func (h *holder) hold(addr inetaddr.Addr, port uint16, proto ipc.Proto) (int, error) {
-	fd, sa, err := h.socket(addr, port, proto)
+// hold binds a socket to e (on every address for inetaddr.Any) and
+// returns it.
+func (h *holder) hold(e inetaddr.Endpoint) (int, error) {
+	port := e.Port
+	fd, sa, err := h.socket(e)
 	if err != nil {
 		return -1, err
 	}
 	err = unix.Bind(fd, sa)
-	if err == unix.EADDRINUSE && proto == ipc.TCP && h.timeWaitOnly(port) {
+	if err == unix.EADDRINUSE && e.Proto == inetaddr.TCP && h.timeWaitOnly(port) {
 		err = bindOverTimeWait(fd, sa)
 		if err == nil && !procnet.Read("").TimeWaitOnly(port) {
 			// The TIME_WAITs expired between the check and the bind,
@@ -70,7 +70,7 @@ func (h *holder) hold(addr inetaddr.Addr, port uint16, proto ipc.Proto) (int, er
 			// qemu). A plain bind now that the port is free leaves no
 			// such trace.
 			unix.Close(fd)
-			if fd, sa, err = h.socket(addr, port, proto); err != nil {
+			if fd, sa, err = h.socket(e); err != nil {
 				return -1, err
 			}
 			err = unix.Bind(fd, sa)
@@ -87,12 +87,13 @@ func (h *holder) hold(addr inetaddr.Addr, port uint16, proto ipc.Proto) (int, er
 	return fd, nil
 }
 
-// socket makes the socket that will hold port for proto, and the address
-// to bind it to: for inetaddr.Any, [::] dual-stack, or 0.0.0.0 without
-// IPv6; else addr, in its own family.
-func (h *holder) socket(addr inetaddr.Addr, port uint16, proto ipc.Proto) (int, unix.Sockaddr, error) {
+// socket makes the socket that will hold e, and the address to bind it
+// to: for inetaddr.Any, [::] dual-stack, or 0.0.0.0 without IPv6; else
+// e's address, in its own family.
+func (h *holder) socket(e inetaddr.Endpoint) (int, unix.Sockaddr, error) {
+	addr, port := e.Addr, e.Port
 	typ := unix.SOCK_STREAM
-	if proto == ipc.UDP {
+	if e.Proto == inetaddr.UDP {
 		typ = unix.SOCK_DGRAM
 	}
 	// One decision: the family and the address. [::] alone needs

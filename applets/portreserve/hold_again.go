@@ -116,7 +116,7 @@ func reportFailed(conn *ipc.Conn, name string, fail func(string)) {
 		return
 	}
 	for _, e := range entries {
-		port := name + ": " + e.Addr.HostPort(int(e.Port)) + "/" + e.Proto.String()
+		port := name + ": " + e.Endpoint.String()
 		switch {
 		case e.Name != name:
 		case e.State == ipc.Failed:

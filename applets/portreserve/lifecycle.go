@@ -277,7 +277,7 @@ func (d *daemon) bindAll() []*entry {
 		unix.Close(fd)
 	}
 	for _, e := range absent {
-		d.log.Info(e.what() + ": not held: " + e.errno.Error() + ": the system has no such address, one the host name gives; servers listening on the name skip it too")
+		d.log.Info(e.String() + ": not held: " + e.errno.Error() + ": the system has no such address, one the host name gives; servers listening on the name skip it too")
 	}
 	return failed
 }
@@ -290,7 +290,7 @@ func (d *daemon) reportFailures(failed []*entry) {
 			emfile++
 		}
 		if i < maxFailureLines {
-			d.log.Error(e.what() + ": cannot hold: " + e.errno.Error())
+			d.log.Error(e.String() + ": cannot hold: " + e.errno.Error())
 		}
 	}
 	if len(failed) > maxFailureLines {

@@ -27,7 +27,7 @@ func (d *daemon) reportPending() int {
 			continue
 		}
 		if n < maxFailureLines {
-			d.log.Warn(e.what() + ": pending: " + errTimeWait.Error() + "; holding it as soon as they expire (within a minute)")
+			d.log.Warn(e.String() + ": pending: " + errTimeWait.Error() + "; holding it as soon as they expire (within a minute)")
 		}
 		n++
 	}
@@ -58,7 +58,7 @@ func (d *daemon) retryPending() {
 	d.holder.newPass()
 	held, _ := d.tab.retryPending()
 	for _, e := range held {
-		d.log.Info(e.what() + ": held, the TIME_WAIT connections having expired")
+		d.log.Info(e.String() + ": held, the TIME_WAIT connections having expired")
 	}
 	d.schedulePending()
 }

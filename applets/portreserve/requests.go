@@ -132,35 +132,31 @@ const handoffWait = 5 * time.Second
 // bound throughout. It sends its replies itself and returns nil, or the
 // reply to send when there is nothing to pass.
 func (d *daemon) handoff(dg *ipc.Datagram, reply *ipc.Reply, keep bool) *ipc.Reply {
-	hs, known := d.tab.handoff(reply.Name, keep)
+	h, known := d.tab.beginHandoff(reply.Name, keep)
 	if !known {
 		reply.Status = ipc.StatusNoSuchName
 		return reply
 	}
-	if len(hs) == 0 {
-		reply.Generation = d.tab.gen
+	reply.Generation = d.tab.gen
+	if len(h.sockets) == 0 {
 		return reply
 	}
-	reply.Total = uint32(len(hs))
-	reply.Generation = d.tab.gen
-	err := d.sendSockets(dg, reply, hs)
+	reply.Total = uint32(len(h.sockets))
+	err := d.sendSockets(dg, reply, h.sockets)
 	if err == nil {
-		err = dg.Confirmed(len(hs), handoffWait)
+		err = dg.Confirmed(len(h.sockets), handoffWait)
 	}
 	if err != nil {
-		d.tab.takeBack(reply.Name, hs)
-		d.log.Error("hand-off " + reply.Name + " to " + who(dg.Cred) + ": " + err.Error() + "; still holding all " + itoa(len(hs)) + " sockets")
+		h.Rollback()
+		d.log.Error("hand-off " + reply.Name + " to " + who(dg.Cred) + ": " + err.Error() + "; still holding all " + itoa(len(h.sockets)) + " sockets")
 		return &ipc.Reply{Version: reply.Version, Op: ipc.OpHandoff, ID: reply.ID, Name: reply.Name, Status: ipc.StatusFailed, Generation: d.tab.gen}
 	}
+	h.Commit()
 	how := " sockets) to "
 	if keep {
 		how = " sockets, copies kept) to "
-	} else {
-		for _, h := range hs {
-			unix.Close(h.fd)
-		}
 	}
-	d.limiter(dg.Cred).Info("handed off " + reply.Name + " (" + itoa(len(hs)) + how + who(dg.Cred))
+	d.limiter(dg.Cred).Info("handed off " + reply.Name + " (" + itoa(len(h.sockets)) + how + who(dg.Cred))
 	return nil
 }
 

@@ -18,7 +18,7 @@ import (
 type entry struct {
 	*origin
 	port  uint16
-	proto ipc.Proto
+	proto inetaddr.Proto
 	state ipc.State
 	errno syscall.Errno // why the bind failed
 }
@@ -29,7 +29,6 @@ type origin struct {
 	name  string
 	file  string
 	line  int32
-	ai    uint32        // addr's index in table.addrs, for keys
 	addr  inetaddr.Addr // inetaddr.Any: every address
 	named bool          // addr is one a host name gave
 }
@@ -37,40 +36,22 @@ type origin struct {
 // newEntry makes the entry of r. It shares *last when r comes from the same
 // line and address as the entry before, and leaves r's origin in *last for
 // the next.
-func (t *table) newEntry(r *config.Reservation, last **origin) entry {
+func newEntry(r *config.Reservation, last **origin) entry {
 	if o := *last; o == nil || o.line != int32(r.Line) || o.addr != r.Addr || o.file != r.File || o.name != r.Name {
-		*last = &origin{name: r.Name, file: r.File, line: int32(r.Line), ai: t.addrIndex(r.Addr), addr: r.Addr, named: r.Named}
+		*last = &origin{name: r.Name, file: r.File, line: int32(r.Line), addr: r.Addr, named: r.Named}
 	}
 	return entry{origin: *last, port: r.Port, proto: r.Proto}
 }
 
-// addrIndex returns a's index in t.addrs, adding it.
-func (t *table) addrIndex(a inetaddr.Addr) uint32 {
-	for i, x := range t.addrs {
-		if x == a {
-			return uint32(i)
-		}
-	}
-	t.addrs = append(t.addrs, a)
-	return uint32(len(t.addrs) - 1)
+// endpoint is what the entry's socket is bound to.
+func (e *entry) endpoint() inetaddr.Endpoint {
+	return inetaddr.Endpoint{Addr: e.addr, Port: e.port, Proto: e.proto}
 }
 
-// key identifies an (address, port, protocol): one held socket.
-type key uint64
-
-// keyOf is the key of (address, port, protocol), the address given by its
-// index in table.addrs.
-func keyOf(addr uint32, port uint16, proto ipc.Proto) key {
-	return key(addr)<<32 | key(port)<<8 | key(proto)
-}
-
-func (e *entry) key() key { return keyOf(e.ai, e.port, e.proto) }
-
-// what describes an entry for messages: "cups: 631/tcp (/etc/portreserve/cups:1)",
-// "cups: [::1]:631/tcp (/etc/portreserve/cups:1)".
-func (e *entry) what() string {
-	return e.name + ": " + e.addr.HostPort(int(e.port)) + "/" + e.proto.String() +
-		" (" + e.file + ":" + strconv.Itoa(int(e.line)) + ")"
+// String describes an entry for messages: "cups: 631/tcp
+// (/etc/portreserve/cups:1)", "cups: [::1]:631/tcp (/etc/portreserve/cups:1)".
+func (e *entry) String() string {
+	return e.name + ": " + e.endpoint().String() + " (" + e.file + ":" + strconv.Itoa(int(e.line)) + ")"
 }
 
 // table is the daemon's state: every reservation in configuration order,
@@ -82,76 +63,17 @@ type table struct {
 	fds      sockets         // held sockets
 	released map[string]bool // names released, never taken again
 	gen      uint32          // changes whenever an entry changes state
-	// undo is what takeBack needs to undo the last handoff: whether its
-	// name was released before, and the states it changed.
-	undo struct {
-		released bool
-		states   map[int]ipc.State // entry index -> state before
-	}
 	// hold binds a port and returns the socket (holder.hold, or a fake
 	// in tests).
-	hold func(addr inetaddr.Addr, port uint16, proto ipc.Proto) (int, error)
-	// addrs are the addresses entries name, inetaddr.Any first (index
-	// 0, see sockets); keys carry an index into it.
-	addrs []inetaddr.Addr
+	hold func(inetaddr.Endpoint) (int, error)
 }
 
-func newTable(hold func(inetaddr.Addr, uint16, ipc.Proto) (int, error)) *table {
-	return &table{fds: sockets{any: map[uint32]int32{}, addr: map[key]int32{}}, released: map[string]bool{}, hold: hold,
-		addrs: []inetaddr.Addr{inetaddr.Any}}
+func newTable(hold func(inetaddr.Endpoint) (int, error)) *table {
+	return &table{fds: newSockets(), released: map[string]bool{}, hold: hold}
 }
 
 // held is the number of sockets held.
 func (t *table) held() int { return t.fds.len() }
-
-// sockets maps keys to held sockets. The sockets on every address, the
-// thousands of a range among them, are in a map keyed by port and protocol
-// (eight bytes a slot, with int32 descriptors: half of a map of int keyed
-// by the whole key); those on one address, always few, in a map keyed by
-// the whole key.
-type sockets struct {
-	any  map[uint32]int32
-	addr map[key]int32
-}
-
-func (s *sockets) get(k key) (int, bool) {
-	var fd int32
-	var ok bool
-	if k>>32 == 0 {
-		fd, ok = s.any[uint32(k)]
-	} else {
-		fd, ok = s.addr[k]
-	}
-	return int(fd), ok
-}
-
-func (s *sockets) set(k key, fd int) {
-	if k>>32 == 0 {
-		s.any[uint32(k)] = int32(fd)
-	} else {
-		s.addr[k] = int32(fd)
-	}
-}
-
-func (s *sockets) del(k key) {
-	if k>>32 == 0 {
-		delete(s.any, uint32(k))
-	} else {
-		delete(s.addr, k)
-	}
-}
-
-func (s *sockets) len() int { return len(s.any) + len(s.addr) }
-
-// each calls f with every key and socket; f may delete them.
-func (s *sockets) each(f func(k key, fd int)) {
-	for k, fd := range s.any {
-		f(key(k), int(fd))
-	}
-	for k, fd := range s.addr {
-		f(k, int(fd))
-	}
-}
 
 // load replaces the entries with the configuration's, keeping what is
 // already held or released; bindAll then binds what is new.
@@ -164,14 +86,14 @@ func (s *sockets) each(f func(k key, fd int)) {
 func (t *table) load(cfg *config.Config) {
 	type nameKey struct {
 		name string
-		k    key
+		inetaddr.Endpoint
 	}
 	wasHeld := map[nameKey]ipc.State{}
 	old := map[string][]entry{}
 	var oldNames []string
 	for _, e := range t.entries {
 		if e.holding() {
-			wasHeld[nameKey{e.name, e.key()}] = e.state
+			wasHeld[nameKey{e.name, e.endpoint()}] = e.state
 		}
 		if _, seen := old[e.name]; !seen {
 			oldNames = append(oldNames, e.name)
@@ -191,8 +113,8 @@ func (t *table) load(cfg *config.Config) {
 			continue
 		}
 		placed[r.Name] = true
-		e := t.newEntry(r, &last)
-		e.state = wasHeld[nameKey{r.Name, e.key()}]
+		e := newEntry(r, &last)
+		e.state = wasHeld[nameKey{r.Name, e.endpoint()}]
 		entries = append(entries, e)
 	}
 	for _, name := range oldNames {
@@ -221,13 +143,13 @@ func (e *entry) holding() bool {
 
 // closeUnwanted lets go of the sockets that no entry holds any more.
 func (t *table) closeUnwanted() {
-	wanted := map[key]bool{}
+	wanted := map[inetaddr.Endpoint]bool{}
 	for _, e := range t.entries {
 		if e.holding() {
-			wanted[e.key()] = true
+			wanted[e.endpoint()] = true
 		}
 	}
-	t.fds.each(func(k key, fd int) {
+	t.fds.each(func(k inetaddr.Endpoint, fd int) {
 		if !wanted[k] {
 			unix.Close(fd)
 			t.fds.del(k)
@@ -249,7 +171,7 @@ func (t *table) holdAgain(name string, cfg *config.Config) (known bool) {
 	if !known {
 		return false
 	}
-	holding := map[key]ipc.State{}
+	holding := map[inetaddr.Endpoint]ipc.State{}
 	at := -1
 	var rest []entry
 	for i, e := range t.entries {
@@ -261,15 +183,15 @@ func (t *table) holdAgain(name string, cfg *config.Config) (known bool) {
 			at = i
 		}
 		if e.holding() {
-			holding[e.key()] = e.state
+			holding[e.endpoint()] = e.state
 		}
 	}
 	var fresh []entry
 	var last *origin
 	for i := range cfg.Reservations {
 		if r := &cfg.Reservations[i]; r.Name == name {
-			e := t.newEntry(r, &last)
-			e.state = holding[e.key()]
+			e := newEntry(r, &last)
+			e.state = holding[e.endpoint()]
 			fresh = append(fresh, e)
 		}
 	}
@@ -312,11 +234,11 @@ func (t *table) bindAll() (failed, absent []*entry) {
 // bind binds one entry, or shares the socket another name holds for its
 // port, and reports whether it is held now.
 func (t *table) bind(e *entry) bool {
-	if _, ok := t.fds.get(e.key()); ok {
+	if _, ok := t.fds.get(e.endpoint()); ok {
 		e.state, e.errno = ipc.Held, 0
 		return true
 	}
-	fd, err := t.hold(e.addr, e.port, e.proto)
+	fd, err := t.hold(e.endpoint())
 	switch {
 	case errors.Is(err, errTimeWait):
 		e.state, e.errno = ipc.Pending, syscall.EADDRINUSE
@@ -328,7 +250,7 @@ func (t *table) bind(e *entry) bool {
 		}
 		return false
 	}
-	t.fds.set(e.key(), fd)
+	t.fds.set(e.endpoint(), fd)
 	e.state, e.errno = ipc.Held, 0
 	return true
 }
@@ -397,9 +319,9 @@ func (t *table) release(name string) (known bool, closed, total int) {
 		if !e.holding() {
 			continue
 		}
-		if fd, ok := t.fds.get(e.key()); ok {
+		if fd, ok := t.fds.get(e.endpoint()); ok {
 			unix.Close(fd)
-			t.fds.del(e.key())
+			t.fds.del(e.endpoint())
 			closed++
 		}
 	}
@@ -412,7 +334,7 @@ func (t *table) release(name string) (known bool, closed, total int) {
 	for i := range t.entries {
 		e := &t.entries[i]
 		if e.holding() {
-			if _, ok := t.fds.get(e.key()); !ok {
+			if _, ok := t.fds.get(e.endpoint()); !ok {
 				e.state = ipc.Released
 			}
 		}
@@ -435,91 +357,12 @@ func (t *table) releaseAll() int {
 			e.state = ipc.Released
 		}
 	}
-	t.fds.each(func(k key, fd int) {
+	t.fds.each(func(k inetaddr.Endpoint, fd int) {
 		unix.Close(fd)
 		t.fds.del(k)
 	})
 	t.gen++
 	return names
-}
-
-// handed is one socket on its way to a service.
-type handed struct {
-	entry ipc.Entry
-	key   key
-	fd    int
-}
-
-// handoff takes name's held (or kept) sockets out of the table, in
-// configuration order, without closing them: the caller passes them on and
-// then closes its copies, so that the ports are never free in between. The
-// name counts as released from now on. With keep, the sockets stay in the
-// table, kept: the caller passes them on and must not close them. known is
-// false for a name the table lacks.
-func (t *table) handoff(name string, keep bool) (out []handed, known bool) {
-	t.undo.released = t.released[name]
-	t.undo.states = map[int]ipc.State{}
-	seen := map[key]bool{}
-	for i := range t.entries {
-		e := &t.entries[i]
-		if e.name != name {
-			continue
-		}
-		known = true
-		if !e.holding() || seen[e.key()] {
-			continue
-		}
-		fd, ok := t.fds.get(e.key())
-		if !ok {
-			continue
-		}
-		seen[e.key()] = true
-		state := ipc.HandedOff
-		if keep {
-			state = ipc.Kept
-		} else {
-			t.fds.del(e.key())
-		}
-		out = append(out, handed{entry: ipc.Entry{Name: name, Addr: e.addr, Port: e.port, Proto: e.proto, State: state}, key: e.key(), fd: fd})
-	}
-	if !known && !t.released[name] {
-		return nil, false
-	}
-	if !keep {
-		t.released[name] = true
-	}
-	for i := range t.entries {
-		e := &t.entries[i]
-		if e.holding() && seen[e.key()] {
-			t.undo.states[i] = e.state
-			switch {
-			case e.name == name && keep:
-				e.state = ipc.Kept
-			case e.name == name:
-				e.state = ipc.HandedOff
-			case !keep:
-				e.state = ipc.Released // its socket went with the other name
-			}
-		}
-	}
-	t.gen++
-	return out, true
-}
-
-// takeBack undoes the last handoff, whose sockets hs did not all reach the
-// client: the table holds them again, every entry is as it was before, and
-// the name is released only if it was then.
-func (t *table) takeBack(name string, hs []handed) {
-	for _, h := range hs {
-		t.fds.set(h.key, h.fd)
-	}
-	for i, state := range t.undo.states {
-		t.entries[i].state = state
-	}
-	if !t.undo.released {
-		delete(t.released, name)
-	}
-	t.gen++
 }
 
 // page returns up to ipc.PageEntries entries from index start on. start
@@ -532,7 +375,7 @@ func (t *table) page(start uint32) []ipc.Entry {
 	var out []ipc.Entry
 	for i := int(start); i < len(t.entries) && len(out) < ipc.PageEntries; i++ {
 		e := &t.entries[i]
-		out = append(out, ipc.Entry{Name: e.name, Addr: e.addr, Port: e.port, Proto: e.proto, State: e.state, Errno: uint32(e.errno)})
+		out = append(out, ipc.Entry{Name: e.name, Endpoint: e.endpoint(), State: e.state, Errno: uint32(e.errno)})
 	}
 	return out
 }

@@ -27,8 +27,8 @@ func newFake(t *testing.T) *fakeHolder {
 	return &fakeHolder{t: t, fail: map[uint16]syscall.Errno{}, open: map[int]string{}}
 }
 
-func (f *fakeHolder) hold(_ inetaddr.Addr, port uint16, proto ipc.Proto) (int, error) {
-	if errno, ok := f.fail[port]; ok {
+func (f *fakeHolder) hold(e inetaddr.Endpoint) (int, error) {
+	if errno, ok := f.fail[e.Port]; ok {
 		return -1, errno
 	}
 	fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
@@ -36,7 +36,7 @@ func (f *fakeHolder) hold(_ inetaddr.Addr, port uint16, proto ipc.Proto) (int, e
 		f.t.Fatal(err)
 	}
 	f.binds++
-	f.open[fd] = strconv.Itoa(int(port)) + "/" + proto.String()
+	f.open[fd] = strconv.Itoa(int(e.Port)) + "/" + e.Proto.String()
 	return fd, nil
 }
 
@@ -47,11 +47,11 @@ func cfg(names ...any) *config.Config {
 		name := names[i].(string)
 		c.Files = append(c.Files, config.File{Name: name, Path: "/etc/portreserve/" + name})
 		for j, pp := range names[i+1].([]int) {
-			proto := ipc.TCP
+			proto := inetaddr.TCP
 			if pp < 0 {
-				pp, proto = -pp, ipc.UDP
+				pp, proto = -pp, inetaddr.UDP
 			}
-			c.Reservations = append(c.Reservations, config.Reservation{Name: name, Port: uint16(pp), Proto: proto, File: "/etc/portreserve/" + name, Line: j + 1})
+			c.Reservations = append(c.Reservations, config.Reservation{Name: name, Endpoint: inetaddr.Endpoint{Port: uint16(pp), Proto: proto}, File: "/etc/portreserve/" + name, Line: j + 1})
 		}
 	}
 	return c
@@ -190,17 +190,19 @@ func TestTablePage(t *testing.T) {
 	}
 }
 
-// TestTableTakeBack: a hand-off that does not reach the client is undone
+// TestTableHandoffRollback: a hand-off that does not reach the client is undone
 // whole: every state as before (a kept name stays kept, a name sharing the
 // port is held again), the socket back in the table, the name not
 // released.
-func TestTableTakeBack(t *testing.T) {
+func TestTableHandoffRollback(t *testing.T) {
 	f := newFake(t)
 	tab := newTable(f.hold)
 	tab.load(cfg("a", []int{1000, 1001}, "b", []int{1000}, "k", []int{2000}))
 	tab.bindAll()
-	if _, known := tab.handoff("k", true); !known { // k: kept by an earlier hand-off
-		t.Fatal("handoff(k) unknown")
+	if h, known := tab.beginHandoff("k", true); !known { // k: kept by an earlier hand-off
+		t.Fatal("beginHandoff(k) unknown")
+	} else {
+		h.Commit()
 	}
 	states := func() map[string]ipc.State {
 		m := map[string]ipc.State{}
@@ -212,10 +214,10 @@ func TestTableTakeBack(t *testing.T) {
 	before, held := states(), tab.held()
 	for _, keep := range []bool{false, true} {
 		for _, name := range []string{"a", "k"} {
-			hs, _ := tab.handoff(name, keep)
-			tab.takeBack(name, hs)
+			h, _ := tab.beginHandoff(name, keep)
+			h.Rollback()
 			if got := states(); !reflect.DeepEqual(got, before) || tab.held() != held || tab.released[name] {
-				t.Errorf("handoff(%s, keep %v) then takeBack: states %v, %d held, released %v; want %v, %d, false",
+				t.Errorf("beginHandoff(%s, keep %v) then Rollback: states %v, %d held, released %v; want %v, %d, false",
 					name, keep, got, tab.held(), tab.released[name], before, held)
 			}
 		}
@@ -230,9 +232,9 @@ func TestEntrySize(t *testing.T) {
 	}
 	cfg := &config.Config{}
 	for p := uint16(1000); p < 1010; p++ {
-		cfg.Reservations = append(cfg.Reservations, config.Reservation{Name: "r", Port: p, Proto: ipc.TCP, File: "/etc/portreserve/r", Line: 1})
+		cfg.Reservations = append(cfg.Reservations, config.Reservation{Name: "r", Endpoint: inetaddr.Endpoint{Port: p, Proto: inetaddr.TCP}, File: "/etc/portreserve/r", Line: 1})
 	}
-	tab := newTable(func(inetaddr.Addr, uint16, ipc.Proto) (int, error) { return -1, nil })
+	tab := newTable(func(inetaddr.Endpoint) (int, error) { return -1, nil })
 	tab.load(cfg)
 	for _, e := range tab.entries[1:] {
 		if e.origin != tab.entries[0].origin {
@@ -247,9 +249,9 @@ func TestTableAddresses(t *testing.T) {
 	f := newFake(t)
 	tab := newTable(f.hold)
 	c := &config.Config{Reservations: []config.Reservation{
-		{Name: "lo4", Addr: inetaddr.Loopback4, Port: 631, Proto: ipc.TCP, File: "f", Line: 1},
-		{Name: "lo6", Addr: inetaddr.Loopback6, Port: 631, Proto: ipc.TCP, File: "g", Line: 1},
-		{Name: "any", Port: 7000, Proto: ipc.TCP, File: "h", Line: 1},
+		{Name: "lo4", Endpoint: inetaddr.Endpoint{Addr: inetaddr.Loopback4, Port: 631, Proto: inetaddr.TCP}, File: "f", Line: 1},
+		{Name: "lo6", Endpoint: inetaddr.Endpoint{Addr: inetaddr.Loopback6, Port: 631, Proto: inetaddr.TCP}, File: "g", Line: 1},
+		{Name: "any", Endpoint: inetaddr.Endpoint{Port: 7000, Proto: inetaddr.TCP}, File: "h", Line: 1},
 	}}
 	tab.load(c)
 	if failed, _ := tab.bindAll(); len(failed) != 0 || tab.held() != 3 {
@@ -276,8 +278,8 @@ func TestTableAbsent(t *testing.T) {
 	f.fail[632] = unix.EADDRNOTAVAIL
 	tab := newTable(f.hold)
 	tab.load(&config.Config{Reservations: []config.Reservation{
-		{Name: "named", Addr: inetaddr.Loopback6, Named: true, Port: 631, Proto: ipc.TCP, File: "f", Line: 1},
-		{Name: "literal", Addr: inetaddr.Loopback6, Port: 632, Proto: ipc.TCP, File: "g", Line: 1},
+		{Name: "named", Endpoint: inetaddr.Endpoint{Addr: inetaddr.Loopback6, Port: 631, Proto: inetaddr.TCP}, Named: true, File: "f", Line: 1},
+		{Name: "literal", Endpoint: inetaddr.Endpoint{Addr: inetaddr.Loopback6, Port: 632, Proto: inetaddr.TCP}, File: "g", Line: 1},
 	}})
 	failed, absent := tab.bindAll()
 	if len(failed) != 1 || failed[0].name != "literal" || len(absent) != 1 || absent[0].name != "named" {

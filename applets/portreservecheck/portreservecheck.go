@@ -130,10 +130,8 @@ type check struct {
 
 // row is one line of the status table.
 type row struct {
-	name    string
-	addr    inetaddr.Addr
-	port    uint16
-	proto   ipc.Proto
+	name string
+	inetaddr.Endpoint
 	service string
 	state   string
 	owner   string
@@ -236,7 +234,7 @@ func (c *check) wants(file string, cfg *config.Config) bool {
 
 // askDaemon lists the daemon's reservations. The map is nil when no daemon
 // runs. status is 2 when the daemon could not be asked properly.
-func (c *check) askDaemon() (map[string]ipc.Entry, int) {
+func (c *check) askDaemon() (map[nameEndpoint]ipc.Entry, int) {
 	conn, err := ipc.Dial(c.o.socket)
 	if errors.Is(err, ipc.ErrNoDaemon) {
 		io.WriteString(c.stderr, "portreserve-check: note: no daemon answered on "+c.o.socket+"; states show who has each port now\n")
@@ -256,30 +254,33 @@ func (c *check) askDaemon() (map[string]ipc.Entry, int) {
 		io.WriteString(c.stderr, "portreserve-check: "+c.o.socket+": "+err.Error()+"\n")
 		return nil, 2
 	}
-	m := make(map[string]ipc.Entry, len(entries))
+	m := make(map[nameEndpoint]ipc.Entry, len(entries))
 	for _, e := range entries {
-		m[entryKey(e.Name, e.Addr, e.Port, e.Proto)] = e
+		m[nameEndpoint{e.Name, e.Endpoint}] = e
 	}
 	return m, 0
 }
 
-func entryKey(name string, addr inetaddr.Addr, port uint16, proto ipc.Proto) string {
-	return name + " " + addr.HostPort(int(port)) + " " + proto.String()
+// nameEndpoint is a reservation's key: a name and what it holds.
+type nameEndpoint struct {
+	name string
+	inetaddr.Endpoint
 }
 
 // rows works out the state of every reservation asked about, followed by
 // what the daemon holds that the configuration no longer lists.
-func (c *check) rows(wanted []config.Reservation, daemon map[string]ipc.Entry) []row {
+func (c *check) rows(wanted []config.Reservation, daemon map[nameEndpoint]ipc.Entry) []row {
 	proc := procnet.Read(c.proc)
 	var rows []row
-	seen := map[string]bool{}
-	add := func(name string, addr inetaddr.Addr, port uint16, proto ipc.Proto) {
-		k := entryKey(name, addr, port, proto)
+	seen := map[nameEndpoint]bool{}
+	add := func(name string, ep inetaddr.Endpoint) {
+		k := nameEndpoint{name, ep}
 		if seen[k] {
 			return
 		}
 		seen[k] = true
-		r := row{name: name, addr: addr, port: port, proto: proto, service: "-", owner: "-"}
+		port, proto := ep.Port, ep.Proto
+		r := row{name: name, Endpoint: ep, service: "-", owner: "-"}
 		if s, ok := c.db.Name(int(port), proto.String()); ok {
 			r.service = s
 		}
@@ -298,7 +299,7 @@ func (c *check) rows(wanted []config.Reservation, daemon map[string]ipc.Entry) [
 		rows = append(rows, r)
 	}
 	for _, r := range wanted {
-		add(r.Name, r.Addr, r.Port, r.Proto)
+		add(r.Name, r.Endpoint)
 	}
 	asked := map[string]bool{}
 	for _, n := range c.names {
@@ -306,7 +307,7 @@ func (c *check) rows(wanted []config.Reservation, daemon map[string]ipc.Entry) [
 	}
 	for _, e := range sortedEntries(daemon) {
 		if len(c.names) == 0 || asked[e.Name] {
-			add(e.Name, e.Addr, e.Port, e.Proto)
+			add(e.Name, e.Endpoint)
 		}
 	}
 	return rows
@@ -315,7 +316,7 @@ func (c *check) rows(wanted []config.Reservation, daemon map[string]ipc.Entry) [
 // sortedEntries returns the daemon's entries by name, port, protocol and
 // address,
 // so that the lines it adds come out in a stable order.
-func sortedEntries(m map[string]ipc.Entry) []ipc.Entry {
+func sortedEntries(m map[nameEndpoint]ipc.Entry) []ipc.Entry {
 	out := make([]ipc.Entry, 0, len(m))
 	for _, e := range m {
 		out = append(out, e)
@@ -346,7 +347,7 @@ func sortedEntries(m map[string]ipc.Entry) []ipc.Entry {
 // owner names who has port/proto bound: "PID/COMMAND" for each process
 // /proc shows, "?" when something has it but the owner is not visible,
 // "-" when nobody has it.
-func (c *check) owner(proc *procnet.Table, port uint16, proto ipc.Proto) string {
+func (c *check) owner(proc *procnet.Table, port uint16, proto inetaddr.Proto) string {
 	if owners := proc.Owners(port, proto); len(owners) > 0 {
 		s := make([]string, len(owners))
 		for i, o := range owners {
@@ -372,7 +373,7 @@ func (c *check) table(rows []row) string {
 		cells = append(cells, []string{"NAME", "PORT", "PROTO", "SERVICE", "STATE", "OWNER"})
 	}
 	for _, r := range rows {
-		cells = append(cells, []string{r.name, r.addr.HostPort(int(r.port)), r.proto.String(), r.service, r.state, r.owner})
+		cells = append(cells, []string{r.name, r.HostPort(), r.Proto.String(), r.service, r.state, r.owner})
 	}
 	width := make([]int, 6)
 	for _, line := range cells {

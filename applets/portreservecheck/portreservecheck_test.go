@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"portreserve/applets"
+	"portreserve/internal/inetaddr"
 	"portreserve/internal/ipctest"
 	"portreserve/ipc"
 )
@@ -104,12 +105,12 @@ func TestCheckWithoutDaemon(t *testing.T) {
 func TestCheckDaemonStates(t *testing.T) {
 	f := newFixture(t, map[string]string{"cups": "ipp\n631/udp\n", "nfs": "2049/tcp\n", "ldap": "636/tcp\n"})
 	d := ipctest.Start(t, ipctest.List([]ipc.Entry{
-		{Name: "cups", Port: 631, Proto: ipc.TCP, State: ipc.Held},
-		{Name: "cups", Port: 631, Proto: ipc.UDP, State: ipc.Released},
-		{Name: "nfs", Port: 2049, Proto: ipc.TCP, State: ipc.Failed, Errno: uint32(syscall.EADDRINUSE)},
-		{Name: "ldap", Port: 636, Proto: ipc.TCP, State: ipc.HandedOff},
+		{Name: "cups", Endpoint: inetaddr.Endpoint{Port: 631, Proto: inetaddr.TCP}, State: ipc.Held},
+		{Name: "cups", Endpoint: inetaddr.Endpoint{Port: 631, Proto: inetaddr.UDP}, State: ipc.Released},
+		{Name: "nfs", Endpoint: inetaddr.Endpoint{Port: 2049, Proto: inetaddr.TCP}, State: ipc.Failed, Errno: uint32(syscall.EADDRINUSE)},
+		{Name: "ldap", Endpoint: inetaddr.Endpoint{Port: 636, Proto: inetaddr.TCP}, State: ipc.HandedOff},
 		// No longer configured, still held: listed after the rest.
-		{Name: "old", Port: 999, Proto: ipc.TCP, State: ipc.Held},
+		{Name: "old", Endpoint: inetaddr.Endpoint{Port: 999, Proto: inetaddr.TCP}, State: ipc.Held},
 	}))
 	status, out, _ := f.check(t, d.Path, "-n")
 	want := "cups  631   tcp  ipp  held        -\n" +
@@ -131,7 +132,7 @@ func TestCheckPagedList(t *testing.T) {
 	f := newFixture(t, map[string]string{"range": "40000-40099/udp\n"})
 	var entries []ipc.Entry
 	for p := uint16(40000); p < 40100; p++ {
-		entries = append(entries, ipc.Entry{Name: "range", Port: p, Proto: ipc.UDP, State: ipc.Held})
+		entries = append(entries, ipc.Entry{Name: "range", Endpoint: inetaddr.Endpoint{Port: p, Proto: inetaddr.UDP}, State: ipc.Held})
 	}
 	d := ipctest.Start(t, ipctest.List(entries))
 	status, out, _ := f.check(t, d.Path, "-n")
@@ -149,7 +150,7 @@ func TestCheckOlderDaemon(t *testing.T) {
 	f := newFixture(t, map[string]string{"range": "40000-40039/udp\n"})
 	var entries []ipc.Entry
 	for p := uint16(40000); p < 40040; p++ {
-		entries = append(entries, ipc.Entry{Name: "range", Port: p, Proto: ipc.UDP, State: ipc.Held})
+		entries = append(entries, ipc.Entry{Name: "range", Endpoint: inetaddr.Endpoint{Port: p, Proto: inetaddr.UDP}, State: ipc.Held})
 	}
 	list := ipctest.List(entries)
 	d := ipctest.Start(t, func(req ipc.Request) []ipctest.Reply {

@@ -12,7 +12,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"portreserve/internal/inetaddr"
-	"portreserve/ipc"
 	"portreserve/services"
 )
 
@@ -20,7 +19,7 @@ import (
 func res(c *Config) []string {
 	var out []string
 	for _, r := range c.Reservations {
-		out = append(out, r.Name+" "+portText(r)+" "+strconv.Itoa(r.Line))
+		out = append(out, r.Name+" "+r.Endpoint.String()+" "+strconv.Itoa(r.Line))
 	}
 	return out
 }
@@ -198,7 +197,7 @@ func TestFiles(t *testing.T) {
 }
 
 func TestSource(t *testing.T) {
-	r := Reservation{Name: "cups", Port: 631, Proto: ipc.TCP, File: "/etc/portreserve/cups", Line: 3}
+	r := Reservation{Name: "cups", Endpoint: inetaddr.Endpoint{Port: 631, Proto: inetaddr.TCP}, File: "/etc/portreserve/cups", Line: 3}
 	if got := r.Source(); got != "/etc/portreserve/cups:3" {
 		t.Errorf("Source() = %q; want /etc/portreserve/cups:3", got)
 	}

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"portreserve/ipc"
+	"portreserve/internal/inetaddr"
 	"portreserve/services"
 )
 
@@ -41,7 +41,7 @@ func FuzzRead(f *testing.F) {
 			}
 		}
 		for _, r := range cfg.Reservations {
-			if r.Port == 0 || (r.Proto != ipc.TCP && r.Proto != ipc.UDP) || r.Line < 1 || r.Line > lines || r.Name != "svc" {
+			if r.Port == 0 || (r.Proto != inetaddr.TCP && r.Proto != inetaddr.UDP) || r.Line < 1 || r.Line > lines || r.Name != "svc" {
 				t.Fatalf("bad reservation %+v", r)
 			}
 		}

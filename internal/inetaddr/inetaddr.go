@@ -82,17 +82,6 @@ func (a Addr) String() string {
 	return string(b)
 }
 
-// HostPort returns "127.0.0.1:631" or "[::1]:631"; just the port for Any.
-func (a Addr) HostPort(port int) string {
-	switch {
-	case a == Any:
-		return strconv.Itoa(port)
-	case a.Is4():
-		return a.String() + ":" + strconv.Itoa(port)
-	}
-	return "[" + a.String() + "]:" + strconv.Itoa(port)
-}
-
 // Parse reads an IPv4 address in dotted decimal (four parts, no leading
 // zeros) or an IPv6 address in the text forms of RFC 4291 (hex groups,
 // one "::", an IPv4 tail). Zones ("fe80::1%eth0") are not addresses here.

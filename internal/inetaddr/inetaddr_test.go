@@ -52,13 +52,23 @@ func TestParseAndString(t *testing.T) {
 	}
 }
 
-func TestHostPort(t *testing.T) {
+func TestEndpoint(t *testing.T) {
 	for _, tt := range []struct {
-		a    Addr
-		want string
-	}{{Any, "631"}, {Loopback4, "127.0.0.1:631"}, {Loopback6, "[::1]:631"}} {
-		if got := tt.a.HostPort(631); got != tt.want {
-			t.Errorf("%v.HostPort(631) = %q; want %q", tt.a, got, tt.want)
+		e              Endpoint
+		hostPort, text string
+	}{
+		{Endpoint{Port: 631, Proto: TCP}, "631", "631/tcp"},
+		{Endpoint{Addr: Loopback4, Port: 631, Proto: UDP}, "127.0.0.1:631", "127.0.0.1:631/udp"},
+		{Endpoint{Addr: Loopback6, Port: 631, Proto: TCP}, "[::1]:631", "[::1]:631/tcp"},
+	} {
+		if got := tt.e.HostPort(); got != tt.hostPort {
+			t.Errorf("%#v.HostPort() = %q; want %q", tt.e, got, tt.hostPort)
+		}
+		if got := tt.e.String(); got != tt.text {
+			t.Errorf("%#v.String() = %q; want %q", tt.e, got, tt.text)
+		}
+		if got := tt.e.OnAny(); got != (Endpoint{Port: 631, Proto: tt.e.Proto}) {
+			t.Errorf("%v.OnAny() = %v; want the port on every address", tt.e, got)
 		}
 	}
 }

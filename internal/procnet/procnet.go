@@ -17,8 +17,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"portreserve/internal/inetaddr"
 	"portreserve/internal/rawfs"
-	"portreserve/ipc"
 )
 
 // Owner is a process that has a socket on a port.
@@ -36,31 +36,30 @@ func (o Owner) String() string {
 type Table struct {
 	// Root is the procfs mount, "/proc" unless set for tests.
 	Root string
-	// inodes maps (port, proto) to the inodes of sockets on it.
-	inodes map[uint32][]uint64
+	// inodes maps a port and protocol (on any address: the address is
+	// left zero) to the inodes of sockets on it.
+	inodes map[inetaddr.Endpoint][]uint64
 	// owners maps socket inodes to processes, filled on first use.
 	owners map[uint64]Owner
 	// timeWait counts the TCP connections in TIME_WAIT on a port: they
 	// belong to no process, but block a bind without SO_REUSEADDR.
-	timeWait map[uint32]int
+	timeWait map[inetaddr.Endpoint]int
 }
 
 // maxProcFile bounds what is read of one /proc/net file (150 bytes a
 // socket: enough for hundreds of thousands of sockets).
 const maxProcFile = 64 << 20
 
-func key(port uint16, proto ipc.Proto) uint32 { return uint32(port)<<8 | uint32(proto) }
-
 // Read takes a snapshot of /proc/net under root ("/proc" when empty).
 func Read(root string) *Table {
 	if root == "" {
 		root = "/proc"
 	}
-	t := &Table{Root: root, inodes: map[uint32][]uint64{}, timeWait: map[uint32]int{}}
+	t := &Table{Root: root, inodes: map[inetaddr.Endpoint][]uint64{}, timeWait: map[inetaddr.Endpoint]int{}}
 	for _, f := range []struct {
 		name  string
-		proto ipc.Proto
-	}{{"tcp", ipc.TCP}, {"tcp6", ipc.TCP}, {"udp", ipc.UDP}, {"udp6", ipc.UDP}} {
+		proto inetaddr.Proto
+	}{{"tcp", inetaddr.TCP}, {"tcp6", inetaddr.TCP}, {"udp", inetaddr.UDP}, {"udp6", inetaddr.UDP}} {
 		data, err := rawfs.ReadFile(root+"/net/"+f.name, maxProcFile)
 		if err != nil {
 			continue
@@ -73,7 +72,7 @@ func Read(root string) *Table {
 // parse reads one /proc/net file: after a header line, each line has
 // "sl local_address rem_address st ... uid timeout inode ...", with the
 // local address as HEXADDR:HEXPORT.
-func (t *Table) parse(data string, proto ipc.Proto) {
+func (t *Table) parse(data string, proto inetaddr.Proto) {
 	lines := strings.Split(data, "\n")
 	for _, line := range lines[1:] {
 		f := strings.Fields(line)
@@ -89,8 +88,8 @@ func (t *Table) parse(data string, proto ipc.Proto) {
 		if err1 != nil || err2 != nil || port == 0 {
 			continue
 		}
-		k := key(uint16(port), proto)
-		if proto == ipc.TCP && f[3] == tcpTimeWait {
+		k := inetaddr.Endpoint{Port: uint16(port), Proto: proto}
+		if proto == inetaddr.TCP && f[3] == tcpTimeWait {
 			t.timeWait[k]++
 			continue
 		}
@@ -105,20 +104,20 @@ const tcpTimeWait = "06"
 // are connections in TIME_WAIT: what is left for a minute after a server
 // that served clients stops.
 func (t *Table) TimeWaitOnly(port uint16) bool {
-	k := key(port, ipc.TCP)
+	k := inetaddr.Endpoint{Port: port, Proto: inetaddr.TCP}
 	return t.timeWait[k] > 0 && len(t.inodes[k]) == 0
 }
 
 // Listed reports whether /proc/net lists a socket on port/proto, other
 // than TCP connections in TIME_WAIT.
-func (t *Table) Listed(port uint16, proto ipc.Proto) bool {
-	return len(t.inodes[key(port, proto)]) > 0
+func (t *Table) Listed(port uint16, proto inetaddr.Proto) bool {
+	return len(t.inodes[inetaddr.Endpoint{Port: port, Proto: proto}]) > 0
 }
 
 // Owners returns the processes with a socket on port/proto that /proc
 // lets this process see.
-func (t *Table) Owners(port uint16, proto ipc.Proto) []Owner {
-	inodes := t.inodes[key(port, proto)]
+func (t *Table) Owners(port uint16, proto inetaddr.Proto) []Owner {
+	inodes := t.inodes[inetaddr.Endpoint{Port: port, Proto: proto}]
 	if len(inodes) == 0 {
 		return nil
 	}
@@ -182,9 +181,9 @@ func (t *Table) scanFds() {
 // without SO_REUSEADDR, so that any socket bound to the port, listening
 // or not, makes the bind fail. ok is false when the probe could not tell
 // (for example EACCES: a port below 1024 and no privilege).
-func ProbeBind(port uint16, proto ipc.Proto) (bound, ok bool) {
+func ProbeBind(port uint16, proto inetaddr.Proto) (bound, ok bool) {
 	typ := unix.SOCK_STREAM
-	if proto == ipc.UDP {
+	if proto == inetaddr.UDP {
 		typ = unix.SOCK_DGRAM
 	}
 	family := unix.AF_INET6

@@ -6,9 +6,9 @@ import (
 	"reflect"
 	"testing"
 
-	"golang.org/x/sys/unix"
+	"portreserve/internal/inetaddr"
 
-	"portreserve/ipc"
+	"golang.org/x/sys/unix"
 )
 
 const header = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
@@ -70,22 +70,22 @@ func TestRead(t *testing.T) {
 	tab := Read(root)
 	for _, tt := range []struct {
 		port     uint16
-		proto    ipc.Proto
+		proto    inetaddr.Proto
 		listed   bool
 		timeWait bool
 		owners   []Owner
 	}{
-		{631, ipc.TCP, true, false, []Owner{{42, "cupsd"}}},
-		{631, ipc.UDP, true, false, []Owner{{43, "?"}}},
-		{873, ipc.TCP, false, true, nil},
-		{80, ipc.TCP, true, false, []Owner{{44, "nginx"}}},
-		{22, ipc.TCP, false, false, nil},
-		{873, ipc.UDP, false, false, nil},
+		{631, inetaddr.TCP, true, false, []Owner{{42, "cupsd"}}},
+		{631, inetaddr.UDP, true, false, []Owner{{43, "?"}}},
+		{873, inetaddr.TCP, false, true, nil},
+		{80, inetaddr.TCP, true, false, []Owner{{44, "nginx"}}},
+		{22, inetaddr.TCP, false, false, nil},
+		{873, inetaddr.UDP, false, false, nil},
 	} {
 		if got := tab.Listed(tt.port, tt.proto); got != tt.listed {
 			t.Errorf("Listed(%d/%v) = %v; want %v", tt.port, tt.proto, got, tt.listed)
 		}
-		if tt.proto == ipc.TCP {
+		if tt.proto == inetaddr.TCP {
 			if got := tab.TimeWaitOnly(tt.port); got != tt.timeWait {
 				t.Errorf("TimeWaitOnly(%d) = %v; want %v", tt.port, got, tt.timeWait)
 			}
@@ -106,7 +106,7 @@ func TestRead(t *testing.T) {
 
 func TestReadMissing(t *testing.T) {
 	tab := Read(filepath.Join(t.TempDir(), "no-proc"))
-	if tab.Listed(631, ipc.TCP) || tab.Owners(631, ipc.TCP) != nil || tab.TimeWaitOnly(631) {
+	if tab.Listed(631, inetaddr.TCP) || tab.Owners(631, inetaddr.TCP) != nil || tab.TimeWaitOnly(631) {
 		t.Errorf("Read(a missing procfs) shows sockets; want none")
 	}
 }
@@ -148,15 +148,15 @@ func TestReadReal(t *testing.T) {
 	}
 	_, port := listenLoopback(t, true)
 	tab := Read("")
-	if !tab.Listed(port, ipc.TCP) {
+	if !tab.Listed(port, inetaddr.TCP) {
 		t.Fatalf("Read(\"\").Listed(%d/tcp) = false; want this test's listening socket", port)
 	}
 	found := false
-	for _, o := range tab.Owners(port, ipc.TCP) {
+	for _, o := range tab.Owners(port, inetaddr.TCP) {
 		found = found || o.Pid == os.Getpid()
 	}
 	if !found {
-		t.Errorf("Owners(%d/tcp) = %v; want pid %d among them", port, tab.Owners(port, ipc.TCP), os.Getpid())
+		t.Errorf("Owners(%d/tcp) = %v; want pid %d among them", port, tab.Owners(port, inetaddr.TCP), os.Getpid())
 	}
 }
 
@@ -165,11 +165,11 @@ func TestReadReal(t *testing.T) {
 // The port is this test's own ephemeral one: nobody else binds it.
 func TestProbeBind(t *testing.T) {
 	fd, port := listenLoopback(t, false)
-	if bound, ok := ProbeBind(port, ipc.TCP); !ok || !bound {
+	if bound, ok := ProbeBind(port, inetaddr.TCP); !ok || !bound {
 		t.Errorf("ProbeBind(%d/tcp) with a bound socket = %v, %v; want true, true", port, bound, ok)
 	}
 	unix.Close(fd)
-	if bound, ok := ProbeBind(port, ipc.TCP); !ok || bound {
+	if bound, ok := ProbeBind(port, inetaddr.TCP); !ok || bound {
 		t.Errorf("ProbeBind(%d/tcp) after close = %v, %v; want false, true", port, bound, ok)
 	}
 }

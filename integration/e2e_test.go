@@ -1,6 +1,6 @@
-//go:build e2e
+//go:build integration && e2e
 
-package main
+package integration
 
 // End-to-end tests against the real adversary: libtirpc's bindresvport(3)
 // (the C client in testdata/bindresv.c) and Debian's rpcbind. They need
@@ -22,9 +22,9 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"portreserve/internal/inetaddr"
 
-	"portreserve/ipc"
+	"golang.org/x/sys/unix"
 )
 
 // The range bindresvport walks: 600-1023 first, then 512-599.
@@ -89,7 +89,7 @@ type client struct {
 
 // runClient runs bindresv once and returns the port it got, or -1 and the
 // error it printed.
-func runClient(t *testing.T, bin string, proto ipc.Proto) (int, string) {
+func runClient(t *testing.T, bin string, proto inetaddr.Proto) (int, string) {
 	t.Helper()
 	out, _ := exec.Command(bin, proto.String()).Output()
 	line := strings.TrimSpace(string(out))
@@ -105,7 +105,7 @@ func runClient(t *testing.T, bin string, proto ipc.Proto) (int, string) {
 // startClient starts bindresv in a mode that keeps its socket (args
 // "wait", or a program and version to register), and returns once it has
 // printed its port (and registered).
-func startClient(t *testing.T, bin string, proto ipc.Proto, args ...string) *client {
+func startClient(t *testing.T, bin string, proto inetaddr.Proto, args ...string) *client {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{proto.String()}, args...)...)
 	stdin, err := cmd.StdinPipe()
@@ -188,8 +188,8 @@ func TestE2EExhaustion(t *testing.T) {
 			"chosen": strconv.Itoa(tt.chosen) + "\n",
 		})
 		s.mustStart(t)
-		got := map[ipc.Proto]int{}
-		for _, proto := range []ipc.Proto{ipc.TCP, ipc.UDP} {
+		got := map[inetaddr.Proto]int{}
+		for _, proto := range []inetaddr.Proto{inetaddr.TCP, inetaddr.UDP} {
 			port, msg := runClient(t, bin, proto)
 			if port != tt.free {
 				t.Errorf("free port %d: bindresvport %s got %d (%s); want exactly %d", tt.free, proto, port, msg, tt.free)
@@ -198,12 +198,12 @@ func TestE2EExhaustion(t *testing.T) {
 		}
 		// Keep the free port taken, release the chosen name: the next
 		// caller gets the released port.
-		holders := []*client{startClient(t, bin, ipc.TCP, "wait"), startClient(t, bin, ipc.UDP, "wait")}
+		holders := []*client{startClient(t, bin, inetaddr.TCP, "wait"), startClient(t, bin, inetaddr.UDP, "wait")}
 		if r := s.release(t, "chosen"); r.code != 0 {
 			t.Fatalf("portrelease chosen = %d, %q", r.code, r.stderr)
 		}
-		after := map[ipc.Proto]int{}
-		for _, proto := range []ipc.Proto{ipc.TCP, ipc.UDP} {
+		after := map[inetaddr.Proto]int{}
+		for _, proto := range []inetaddr.Proto{inetaddr.TCP, inetaddr.UDP} {
 			port, msg := runClient(t, bin, proto)
 			if port != tt.chosen {
 				t.Errorf("after portrelease: bindresvport %s got %d (%s); want the released %d", proto, port, msg, tt.chosen)
@@ -211,7 +211,7 @@ func TestE2EExhaustion(t *testing.T) {
 			after[proto] = port
 		}
 		t.Logf("exhaustion: held 512-1023 except %d; bindresvport got tcp %d udp %d; after portrelease of %d: tcp %d udp %d",
-			tt.free, got[ipc.TCP], got[ipc.UDP], tt.chosen, after[ipc.TCP], after[ipc.UDP])
+			tt.free, got[inetaddr.TCP], got[inetaddr.UDP], tt.chosen, after[inetaddr.TCP], after[inetaddr.UDP])
 		for _, h := range holders {
 			h.stop()
 		}
@@ -260,8 +260,8 @@ func TestE2ESideBySide(t *testing.T) {
 	release := occupy(t, resvLow, resvHigh, 631, 700)
 
 	// Without portreserve, one of the two takes 631.
-	first := startClient(t, bin, ipc.TCP, "wait")
-	second := startClient(t, bin, ipc.TCP, "wait")
+	first := startClient(t, bin, inetaddr.TCP, "wait")
+	second := startClient(t, bin, inetaddr.TCP, "wait")
 	without := []int{first.port, second.port}
 	if first.port != 631 && second.port != 631 {
 		t.Errorf("without portreserve: RPC programs got %v; want one of them on 631 (the failure portreserve prevents)", without)
@@ -272,8 +272,8 @@ func TestE2ESideBySide(t *testing.T) {
 	// With portreserve holding cups's port, neither does.
 	s := newSetup(t, map[string]string{"cups": "ipp\n"})
 	s.mustStart(t)
-	first = startClient(t, bin, ipc.TCP, "wait")
-	port, msg := runClient(t, bin, ipc.TCP)
+	first = startClient(t, bin, inetaddr.TCP, "wait")
+	port, msg := runClient(t, bin, inetaddr.TCP)
 	if first.port != 700 || port != -1 {
 		t.Errorf("with portreserve: RPC programs got %d and %d (%s); want 700 and none", first.port, port, msg)
 	}
@@ -281,7 +281,7 @@ func TestE2ESideBySide(t *testing.T) {
 		t.Fatalf("portrelease cups = %d, %q", r.code, r.stderr)
 	}
 	// cupsd starts: its port is free.
-	if err := tryBind(t, 631, bindOpts{proto: ipc.TCP, family: unix.AF_INET6, addr: "any", reuse: true}); err != nil {
+	if err := tryBind(t, 631, bindOpts{proto: inetaddr.TCP, family: unix.AF_INET6, addr: "any", reuse: true}); err != nil {
 		t.Errorf("cupsd's bind of 631 after portrelease = %v; want success", err)
 	}
 	t.Logf("side by side: without portreserve two bindresvport callers got %v (631 taken); with portreserve they got %d and %q; after portrelease cups, 631 binds", without, first.port, msg)
@@ -355,8 +355,8 @@ func TestE2ERpcbind(t *testing.T) {
 	})
 	s.mustStart(t)
 	const prog = "536871169" // 0x20000101, in the user-defined range
-	c := startClient(t, bin, ipc.TCP, prog, "1")
-	u := startClient(t, bin, ipc.UDP, prog, "1")
+	c := startClient(t, bin, inetaddr.TCP, prog, "1")
+	u := startClient(t, bin, inetaddr.UDP, prog, "1")
 	registered := map[string]bool{}
 	for _, line := range rpcinfo(t) {
 		registered[line] = true
@@ -510,20 +510,20 @@ func TestE2EForeignArch(t *testing.T) {
 	if n, _ := pr.Read(make([]byte, 1)); n != 1 {
 		t.Fatalf("the arm64 daemon exited before it was ready")
 	}
-	mustBeHeld(t, 631, ipc.TCP)
-	mustBeHeld(t, 892, ipc.UDP)
+	mustBeHeld(t, 631, inetaddr.TCP)
+	mustBeHeld(t, 892, inetaddr.UDP)
 	release := func(name string) result {
 		return runCmd(t, exec.Command(qemu, "-0", "portrelease", foreign, "-s", s.sock, name))
 	}
 	if r := release("cups"); r.code != 0 {
 		t.Fatalf("arm64 portrelease cups = %d, %q", r.code, r.stderr)
 	}
-	mustBeFree(t, 631, ipc.TCP)
-	mustBeHeld(t, 892, ipc.TCP)
+	mustBeFree(t, 631, inetaddr.TCP)
+	mustBeHeld(t, 892, inetaddr.TCP)
 	if r := release("nfs"); r.code != 0 {
 		t.Fatalf("arm64 portrelease nfs = %d, %q", r.code, r.stderr)
 	}
-	mustBeFree(t, 892, ipc.UDP)
+	mustBeFree(t, 892, inetaddr.UDP)
 	if err := daemon.Wait(); err != nil {
 		t.Errorf("arm64 daemon after the last release: %v; want exit 0", err)
 	}
@@ -539,8 +539,8 @@ func TestE2EHoldAgain(t *testing.T) {
 	s := newSetup(t, map[string]string{"cups": "631/tcp\n", "other": "7491/udp\n"})
 	// probe runs two bindresvport callers and returns what they got.
 	probe := func() (int, string) {
-		first := startClient(t, bin, ipc.TCP, "wait")
-		port, msg := runClient(t, bin, ipc.TCP)
+		first := startClient(t, bin, inetaddr.TCP, "wait")
+		port, msg := runClient(t, bin, inetaddr.TCP)
 		first.stop()
 		if first.port == 631 || port == 631 {
 			t.Errorf("bindresvport got 631 (%d, %d %s) after portreserve cups", first.port, port, msg)
@@ -572,7 +572,7 @@ func TestE2EKernelTimeWait(t *testing.T) {
 	kernel, busybox := needKernel(t)
 	dir := t.TempDir()
 	testbin := filepath.Join(dir, "portreserve.test")
-	build := exec.Command("go", "test", "-c", "-o", testbin, ".")
+	build := exec.Command("go", "test", "-c", "-tags", "integration", "-o", testbin, "./integration")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go test -c: %v\n%s", err, out)

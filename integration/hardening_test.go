@@ -1,4 +1,6 @@
-package main
+//go:build integration
+
+package integration
 
 // Faults and hostile input: kills at the worst moment, unwritable and
 // read-only paths, too few descriptors, broken configuration, floods of
@@ -20,6 +22,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"portreserve/internal/inetaddr"
 	"portreserve/ipc"
 )
 
@@ -59,11 +62,11 @@ func TestKill9DuringStartup(t *testing.T) {
 			t.Fatalf("start after kill -9 at %d ms = %d, %q", delay, r.code, r.stderr)
 		}
 		for port := 24000; port <= 25999; port += 199 {
-			if !quickHeld(t, port, ipc.TCP) || !quickHeld(t, port, ipc.UDP) {
+			if !quickHeld(t, port, inetaddr.TCP) || !quickHeld(t, port, inetaddr.UDP) {
 				t.Fatalf("after kill -9 at %d ms and a restart, %d not held", delay, port)
 			}
 		}
-		mustBeHeld(t, 631, ipc.TCP)
+		mustBeHeld(t, 631, inetaddr.TCP)
 		s.kill()
 	}
 }
@@ -99,7 +102,7 @@ func TestUnwritablePaths(t *testing.T) {
 			t.Errorf("%s: portreserve = %d, %q; want 2 and %q", tt.desc, r.code, r.stderr, tt.want)
 		}
 		// No half-started daemon holds anything.
-		mustBeFree(t, 7501, ipc.TCP)
+		mustBeFree(t, 7501, inetaddr.TCP)
 	}
 }
 
@@ -179,8 +182,8 @@ func TestBrokenConfiguration(t *testing.T) {
 			t.Errorf("stderr lacks %q", want[:min(len(want), 80)])
 		}
 	}
-	mustBeHeld(t, 7511, ipc.TCP)
-	mustBeHeld(t, 7513, ipc.TCP)
+	mustBeHeld(t, 7511, inetaddr.TCP)
+	mustBeHeld(t, 7513, inetaddr.TCP)
 	s.kill()
 	// A services "file" that cannot be read is an error for the names,
 	// not for the ports.
@@ -188,7 +191,7 @@ func TestBrokenConfiguration(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stderr, "is a directory") {
 		t.Errorf("portreserve -S DIR = %d, %q; want 0 and the read error", r.code, r.stderr)
 	}
-	mustBeHeld(t, 7511, ipc.TCP)
+	mustBeHeld(t, 7511, inetaddr.TCP)
 }
 
 func TestGarbageFlood(t *testing.T) {
@@ -224,7 +227,7 @@ func TestGarbageFlood(t *testing.T) {
 		if r := s.release(t, "-t", "30", "n"+strconv.Itoa(i)); r.code != 0 {
 			t.Errorf("portrelease n%d during the flood = %d, %q", i, r.code, r.stderr)
 		}
-		if quickHeld(t, 27000+i, ipc.TCP) {
+		if quickHeld(t, 27000+i, inetaddr.TCP) {
 			t.Errorf("port %d still held after its release", 27000+i)
 		}
 	}
@@ -236,7 +239,7 @@ func TestGarbageFlood(t *testing.T) {
 	if after > before+1024 {
 		t.Errorf("VmRSS grew from %d kB to %d kB over %d garbage datagrams; want under 1 MiB of growth", before, after, senders*each)
 	}
-	mustBeHeld(t, 27100, ipc.UDP)
+	mustBeHeld(t, 27100, inetaddr.UDP)
 	t.Logf("flood: %d garbage datagrams from %d senders; 50 releases answered; VmRSS %d kB -> %d kB", senders*each, senders, before, after)
 }
 
@@ -411,7 +414,7 @@ func TestSocketAndPidfileSecurity(t *testing.T) {
 		if r.code != 2 || !strings.Contains(r.stderr, tt.want) {
 			t.Errorf("%s: portreserve = %d, %q; want 2 and %q", tt.desc, r.code, r.stderr, tt.want)
 		}
-		mustBeFree(t, 7522, ipc.TCP)
+		mustBeFree(t, 7522, inetaddr.TCP)
 		if _, err := os.Stat(filepath.Join(other.dir, "target")); err == nil {
 			t.Errorf("%s: the symlink was followed", tt.desc)
 		}
@@ -428,67 +431,13 @@ func TestCredentials(t *testing.T) {
 		os.Chmod(d, 0o755)
 	}
 	s.mustStart(t)
-	other := exec.Command(filepath.Join(binDir, "portreserve.test"), "-test.run=^$")
-	other.Env = append(os.Environ(), envForge+"="+s.sock)
+	other := exec.Command(bin("hostile"), "forge", s.sock)
 	other.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	out, err := other.CombinedOutput()
 	want := "forge: EPERM\nrelease: permission denied\nrelease-all: permission denied\nreload: permission denied\nhand-off: permission denied\nhold: permission denied\nlist: ok\n"
 	if err != nil || string(out) != want {
 		t.Errorf("as nobody: %v\n%s\nwant\n%s", err, out, want)
 	}
-	mustBeHeld(t, 7531, ipc.TCP)
-	mustBeHeld(t, 7532, ipc.TCP)
-}
-
-// envForge makes the test binary, run as another user, try every
-// state-changing request and a datagram with forged credentials.
-const envForge = "PORTRESERVE_TEST_FORGE"
-
-// forge is what the test binary does under envForge: it reports, one line
-// each, what the kernel and the daemon said.
-func forge(sock string) int {
-	var out strings.Builder
-	// Claim to be root in the credentials: the kernel refuses to send.
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err == nil {
-		cred := unix.UnixCredentials(&unix.Ucred{Pid: int32(os.Getpid()), Uid: 0, Gid: 0})
-		req := (&ipc.Request{Op: ipc.OpReleaseAll}).Marshal()
-		err = unix.Sendmsg(fd, req, cred, &unix.SockaddrUnix{Name: sock}, 0)
-		if err == unix.EPERM {
-			out.WriteString("forge: EPERM\n")
-		} else {
-			out.WriteString("forge: " + errString(err) + "\n")
-		}
-		unix.Close(fd)
-	}
-	c, err := ipc.Dial(sock)
-	if err != nil {
-		os.Stdout.WriteString("dial: " + err.Error() + "\n")
-		return 1
-	}
-	for _, req := range []ipc.Request{
-		{Op: ipc.OpRelease, Name: "a"}, {Op: ipc.OpReleaseAll}, {Op: ipc.OpReload},
-		{Op: ipc.OpHandoff, Name: "a"}, {Op: ipc.OpHold, Name: "b"},
-	} {
-		r, err := c.Do(req, 5*time.Second)
-		if err != nil {
-			out.WriteString(req.Op.String() + ": " + err.Error() + "\n")
-			continue
-		}
-		out.WriteString(req.Op.String() + ": " + r.Status.String() + "\n")
-	}
-	if _, err := c.List(5 * time.Second); err == nil {
-		out.WriteString("list: ok\n")
-	} else {
-		out.WriteString("list: " + err.Error() + "\n")
-	}
-	os.Stdout.WriteString(out.String())
-	return 0
-}
-
-func errString(err error) string {
-	if err == nil {
-		return "sent"
-	}
-	return err.Error()
+	mustBeHeld(t, 7531, inetaddr.TCP)
+	mustBeHeld(t, 7532, inetaddr.TCP)
 }

@@ -1,6 +1,6 @@
-//go:build e2e
+//go:build integration && e2e
 
-package main
+package integration
 
 // The real cupsd (Debian's cups-daemon, its own cupsd.conf: Listen
 // localhost:631) handed its sockets by portrelease --exec on a
@@ -17,9 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"portreserve/internal/inetaddr"
 
-	"portreserve/ipc"
+	"golang.org/x/sys/unix"
 )
 
 // envOwnNetns marks a test binary that runOwnNetns started.
@@ -130,7 +130,7 @@ func TestE2ECupsAddresses(t *testing.T) {
 	// bindresvport never gets 631: the address holds keep its wildcard
 	// bind off, and every other port is taken.
 	for i := 0; i < 20; i++ {
-		if port, msg := runClient(t, client, ipc.TCP); port != -1 {
+		if port, msg := runClient(t, client, inetaddr.TCP); port != -1 {
 			t.Fatalf("bindresvport tcp got port %d (%s) with 631 held on 127.0.0.1 and ::1; want no port", port, msg)
 		}
 	}
@@ -157,7 +157,7 @@ func TestE2ECupsAddresses(t *testing.T) {
 		t.Errorf("lpstat -h localhost:631 -r = %q, %v; want \"scheduler is running\"", out, err)
 	}
 	// While cupsd has 631, bindresvport still gets nothing.
-	if port, msg := runClient(t, client, ipc.TCP); port != -1 {
+	if port, msg := runClient(t, client, inetaddr.TCP); port != -1 {
 		t.Errorf("bindresvport tcp got port %d (%s) while cupsd serves 631; want no port", port, msg)
 	}
 	t.Logf("cupsd's own bind: %s %v; handed off by portrelease --exec on localhost:ipp: the same; 127.0.0.2:631 refused; lpstat: %s",

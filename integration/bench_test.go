@@ -1,6 +1,6 @@
-//go:build bench
+//go:build integration && bench
 
-package main
+package integration
 
 // make bench: the figures that matter for a daemon that starts at every
 // boot and sits there all uptime, each against a floor measured in the same

@@ -1,4 +1,6 @@
-package main
+//go:build integration
+
+package integration
 
 // A hostile local user: any uid may send datagrams to the control socket
 // (listing is public). These tests play one, as uid 65534, and check that
@@ -7,7 +9,6 @@ package main
 
 import (
 	"bufio"
-	"crypto/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,25 +21,21 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"portreserve/integration/internal/rawsock"
+	"portreserve/internal/inetaddr"
 	"portreserve/ipc"
 )
-
-// envHostile makes the test binary, run as another user, attack the
-// daemon: the value is the mode and its arguments, separated by spaces
-// (see hostile).
-const envHostile = "PORTRESERVE_TEST_HOSTILE"
 
 // nobody is the uid and gid the hostile user runs as.
 const nobody = 65534
 
-// asNobody returns the test binary in hostile mode, as uid 65534.
+// asNobody returns testcmd/hostile in mode, as uid 65534.
 func asNobody(t *testing.T, mode ...string) *exec.Cmd {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to run the hostile client as another user")
 	}
-	cmd := exec.Command(filepath.Join(binDir, "portreserve.test"), "-test.run=^$")
-	cmd.Env = append(os.Environ(), envHostile+"="+strings.Join(mode, " "))
+	cmd := exec.Command(bin("hostile"), mode...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
 	return cmd
 }
@@ -74,250 +71,6 @@ func startHostile(t *testing.T, cmd *exec.Cmd) string {
 	return strings.TrimSpace(line)
 }
 
-// hostile is what the test binary does under envHostile.
-func hostile(args []string) int {
-	switch args[0] {
-	case "unread":
-		return hostileUnread(args[1])
-	case "flood":
-		d, _ := time.ParseDuration(args[3])
-		return hostileFlood(args[1], args[2] == "reader", d)
-	case "foreign-channel":
-		return hostileForeignChannel(args[1], args[2])
-	case "reuse-listen":
-		return reuseListen(args[1])
-	case "partial-handoff":
-		pages, _ := strconv.Atoi(args[3])
-		return partialHandoff(args[1], args[2], pages)
-	}
-	os.Stdout.WriteString("unknown mode " + args[0] + "\n")
-	return 2
-}
-
-// dialAutobound returns a datagram socket connected to the daemon with an
-// autobind address of its own: replies sent to addresses (as before reply
-// channels) would reach it.
-func dialAutobound(sock string) (int, error) {
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return -1, err
-	}
-	tv := unix.NsecToTimeval(int64(10 * time.Second))
-	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv)
-	if err := unix.Bind(fd, &unix.SockaddrUnix{}); err != nil {
-		return -1, err
-	}
-	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: sock}); err != nil {
-		return -1, err
-	}
-	return fd, nil
-}
-
-// sendmsg is unix.Sendmsg again on EINTR: with SO_SNDTIMEO set, a signal
-// (the Go runtime's preemption) interrupts a blocked send for good.
-func sendmsg(fd int, data []byte, fds ...int) error {
-	var oob []byte
-	if len(fds) > 0 {
-		oob = unix.UnixRights(fds...)
-	}
-	for {
-		if err := unix.Sendmsg(fd, data, oob, nil, 0); err != unix.EINTR {
-			return err
-		}
-	}
-}
-
-// channel returns a new reply channel: the end to read and the end to pass.
-func channel() (mine, theirs int, err error) {
-	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	return pair[0], pair[1], err
-}
-
-// hostileUnread leaves replies unread: 2,000 list requests on one
-// connected socket, all with one reply channel, then 50 sockets with 12
-// requests each, each with a channel of its own; it reads nothing, keeps
-// everything open, and says "sent N" once the requests are out.
-func hostileUnread(sock string) int {
-	var rl unix.Rlimit
-	unix.Getrlimit(unix.RLIMIT_NOFILE, &rl)
-	rl.Cur = rl.Max
-	unix.Setrlimit(unix.RLIMIT_NOFILE, &rl)
-	list := (&ipc.Request{Op: ipc.OpList}).Marshal()
-	sent := 0
-	var firstErr error
-	note := func(err error) {
-		if err == nil {
-			sent++
-		} else if firstErr == nil {
-			firstErr = err
-		}
-	}
-	fd, err := dialAutobound(sock)
-	if err != nil {
-		os.Stdout.WriteString("dial: " + err.Error() + "\n")
-		return 1
-	}
-	_, theirs, err := channel() // its reading end stays open, unread
-	if err != nil {
-		os.Stdout.WriteString("socketpair: " + err.Error() + "\n")
-		return 1
-	}
-	for i := 0; i < 2000; i++ {
-		note(sendmsg(fd, list, theirs))
-	}
-	for s := 0; s < 50; s++ {
-		fd, err := dialAutobound(sock)
-		if err != nil {
-			note(err)
-			continue
-		}
-		for i := 0; i < 12; i++ {
-			_, theirs, err := channel()
-			if err == nil {
-				err = sendmsg(fd, list, theirs)
-			}
-			note(err)
-		}
-	}
-	if firstErr != nil {
-		os.Stdout.WriteString("sent " + strconv.Itoa(sent) + ", first error: " + firstErr.Error() + "\n")
-		return 1
-	}
-	os.Stdout.WriteString("sent " + strconv.Itoa(sent) + "\n")
-	waitForKill()
-	return 0
-}
-
-// waitForKill keeps the process, and everything it has open, until the
-// test kills it.
-func waitForKill() {
-	for {
-		time.Sleep(time.Hour)
-	}
-}
-
-// hostileFlood sends, until d has passed, a mix of valid list requests,
-// refused state-changing requests, legacy names, malformed datagrams and
-// requests whose channel is not a socket pair, as fast as it can; a reader
-// reads its replies, the other never does. It says "flooding" first and
-// "sent N" at the end.
-func hostileFlood(sock string, reader bool, d time.Duration) int {
-	fd, err := dialAutobound(sock)
-	if err != nil {
-		os.Stdout.WriteString("dial: " + err.Error() + "\n")
-		return 1
-	}
-	os.Stdout.WriteString("flooding\n")
-	junk := make([]byte, 300)
-	buf := make([]byte, ipc.MaxReplySize)
-	kept := 0
-	sent := 0
-	for end := time.Now().Add(d); time.Now().Before(end); sent++ {
-		var data []byte
-		switch sent % 6 {
-		case 0:
-			data = (&ipc.Request{Op: ipc.OpList, Arg: uint32(sent)}).Marshal()
-		case 1:
-			data = (&ipc.Request{Op: ipc.OpRelease, Name: "n1"}).Marshal()
-		case 2:
-			data = []byte("*")
-		case 3:
-			rand.Read(junk)
-			data = junk[:sent%len(junk)]
-		case 4:
-			data = (&ipc.Request{Op: ipc.Op(99), ID: uint32(sent)}).Marshal()
-		case 5:
-			data = (&ipc.Request{Op: ipc.OpReleaseAll}).Marshal()
-		}
-		if sent%12 == 11 {
-			// A request with no channel at all.
-			sendmsg(fd, data)
-			continue
-		}
-		mine, theirs, err := channel()
-		if err != nil {
-			continue
-		}
-		sendmsg(fd, data, theirs)
-		unix.Close(theirs)
-		if reader {
-			tv := unix.NsecToTimeval(int64(time.Second))
-			unix.SetsockoptTimeval(mine, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
-			for {
-				if n, err := unix.Read(mine, buf); err != nil || n == 0 {
-					break
-				}
-			}
-			unix.Close(mine)
-		} else if kept < 500 {
-			kept++ // never read, never closed
-		} else {
-			unix.Close(mine)
-		}
-	}
-	os.Stdout.WriteString("sent " + strconv.Itoa(sent) + "\n")
-	return 0
-}
-
-// hostileForeignChannel connects to root's SEQPACKET socket at listener
-// and passes that connection as its reply channel with a list request: a
-// daemon that took it would answer root's socket on this user's behalf.
-func hostileForeignChannel(sock, listener string) int {
-	conn, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	if err == nil {
-		err = unix.Connect(conn, &unix.SockaddrUnix{Name: listener})
-	}
-	if err != nil {
-		os.Stdout.WriteString("connect: " + err.Error() + "\n")
-		return 1
-	}
-	fd, err := dialAutobound(sock)
-	if err != nil {
-		os.Stdout.WriteString("dial: " + err.Error() + "\n")
-		return 1
-	}
-	err = sendmsg(fd, (&ipc.Request{Op: ipc.OpList}).Marshal(), conn)
-	os.Stdout.WriteString("sent " + errString(err) + "\n")
-	waitForKill()
-	return 0
-}
-
-// reuseListen tries what another user's server would do on port: set
-// SO_REUSEADDR, bind, listen, on [::] (dual stack), 0.0.0.0 and
-// 127.0.0.1, and prints one line each: "ADDR ok" or "ADDR bind: ERR" or
-// "ADDR listen: ERR".
-func reuseListen(port string) int {
-	p, _ := strconv.Atoi(port)
-	for _, addr := range []string{"[::]", "0.0.0.0", "127.0.0.1"} {
-		family := unix.AF_INET
-		var sa unix.Sockaddr = &unix.SockaddrInet4{Port: p}
-		switch addr {
-		case "[::]":
-			family, sa = unix.AF_INET6, &unix.SockaddrInet6{Port: p}
-		case "127.0.0.1":
-			sa = &unix.SockaddrInet4{Port: p, Addr: [4]byte{127, 0, 0, 1}}
-		}
-		fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			os.Stdout.WriteString(addr + " socket: " + err.Error() + "\n")
-			continue
-		}
-		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
-		if family == unix.AF_INET6 {
-			unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0)
-		}
-		if err := unix.Bind(fd, sa); err != nil {
-			os.Stdout.WriteString(addr + " bind: " + err.Error() + "\n")
-		} else if err := unix.Listen(fd, 1); err != nil {
-			os.Stdout.WriteString(addr + " listen: " + err.Error() + "\n")
-		} else {
-			os.Stdout.WriteString(addr + " ok\n")
-		}
-		unix.Close(fd)
-	}
-	return 0
-}
-
 // TestHostileUnreadReplies: replies another user leaves unread cost that
 // user only. Before reply channels, about 170 unread replies to one
 // autobind address filled the daemon's send buffer, and root's release
@@ -335,7 +88,7 @@ func TestHostileUnreadReplies(t *testing.T) {
 	if r := s.release(t, "-t", "2", "a"); r.code != 0 {
 		t.Errorf("portrelease a with 2,600 unread replies queued = %d, %q; want 0", r.code, r.stderr)
 	}
-	mustBeFree(t, 7601, ipc.TCP)
+	mustBeFree(t, 7601, inetaddr.TCP)
 	if r := s.check(t, "-t", "2", "-n", "c"); r.code != 0 || !strings.Contains(r.stdout, " held ") {
 		t.Errorf("portreserve-check c = %d, %q, %q; want it held", r.code, r.stdout, r.stderr)
 	}
@@ -345,7 +98,7 @@ func TestHostileUnreadReplies(t *testing.T) {
 	if r := s.start(t, "a"); r.code != 0 {
 		t.Errorf("portreserve a (hold again) = %d, %q; want 0", r.code, r.stderr)
 	}
-	mustBeHeld(t, 7601, ipc.TCP)
+	mustBeHeld(t, 7601, inetaddr.TCP)
 }
 
 // TestHostileFlood: two processes of another user flood the socket for
@@ -411,7 +164,7 @@ func TestHostileFlood(t *testing.T) {
 	if lines > 400 {
 		t.Errorf("the log grew by %d lines during the flood; want a few hundred at most", lines)
 	}
-	mustBeHeld(t, 7800, ipc.UDP)
+	mustBeHeld(t, 7800, inetaddr.UDP)
 	slices.Sort(took)
 	p99 := took[len(took)*99/100]
 	t.Logf("flood: 2 processes of uid %d for %v; %d root releases answered, p50 %v, p99 %v, max %v; VmRSS %d kB -> %d kB; %d log lines",
@@ -444,7 +197,7 @@ func TestReplyAcrossNetworkNamespaces(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("portrelease a from another network namespace = %d, %q; want 0", r.code, r.stderr)
 	}
-	mustBeFree(t, 7611, ipc.TCP)
+	mustBeFree(t, 7611, inetaddr.TCP)
 	r = runCmd(t, exec.Command(unshare, "--net", bin("portreserve-check"), "-s", s.sock, "-c", s.conf, "-t", "2", "-n", "--no-probe", "b"))
 	if r.code != 0 || !strings.Contains(r.stdout, " held ") {
 		t.Errorf("portreserve-check b from another network namespace = %d, %q, %q; want b held", r.code, r.stdout, r.stderr)
@@ -458,7 +211,7 @@ func TestNoReplyToAddresses(t *testing.T) {
 	needNetns(t)
 	s := newSetup(t, map[string]string{"a": "7621/tcp\n"})
 	s.mustStart(t)
-	fd, err := dialAutobound(s.sock)
+	fd, err := rawsock.DialAutobound(s.sock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -468,7 +221,7 @@ func TestNoReplyToAddresses(t *testing.T) {
 	if err := unix.Send(fd, list, 0); err != nil {
 		t.Fatal(err)
 	}
-	mine, theirs, err := channel()
+	mine, theirs, err := rawsock.Channel()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,6 @@
-package main
+//go:build integration
+
+package integration
 
 // Protection across service restarts: portreserve NAME holds a name again
 // (from a service's stop action), and portrelease --exec --keep leaves the
@@ -19,6 +21,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"portreserve/internal/inetaddr"
 	"portreserve/ipc"
 )
 
@@ -29,9 +32,9 @@ func TestHoldAgain(t *testing.T) {
 	if r := s.start(t, "cups", "other"); r.code != 0 {
 		t.Fatalf("portreserve cups other (no daemon) = %d, %q", r.code, r.stderr)
 	}
-	mustBeHeld(t, 7451, ipc.TCP)
-	mustBeHeld(t, 7453, ipc.UDP)
-	mustBeFree(t, 7452, ipc.TCP)
+	mustBeHeld(t, 7451, inetaddr.TCP)
+	mustBeHeld(t, 7453, inetaddr.UDP)
+	mustBeFree(t, 7452, inetaddr.TCP)
 	pid := s.daemonPid()
 
 	// A running daemon holds a released name again, and a name it did
@@ -39,12 +42,12 @@ func TestHoldAgain(t *testing.T) {
 	if r := s.release(t, "cups"); r.code != 0 {
 		t.Fatalf("portrelease cups = %d", r.code)
 	}
-	mustBeFree(t, 7451, ipc.TCP)
+	mustBeFree(t, 7451, inetaddr.TCP)
 	if r := s.start(t, "cups", "ldap"); r.code != 0 || r.stderr != "" {
 		t.Fatalf("portreserve cups ldap (daemon running) = %d, %q; want 0", r.code, r.stderr)
 	}
-	mustBeHeld(t, 7451, ipc.TCP)
-	mustBeHeld(t, 7452, ipc.TCP)
+	mustBeHeld(t, 7451, inetaddr.TCP)
+	mustBeHeld(t, 7452, inetaddr.TCP)
 	if s.daemonPid() != pid {
 		t.Errorf("portreserve NAME started a second daemon (%d, was %d)", s.daemonPid(), pid)
 	}
@@ -54,7 +57,7 @@ func TestHoldAgain(t *testing.T) {
 	if r := s.release(t, "cups"); r.code != 0 {
 		t.Fatal(r.stderr)
 	}
-	bindHere(t, 7451, ipc.TCP)
+	bindHere(t, 7451, inetaddr.TCP)
 	r := s.start(t, "cups")
 	if want := "cups: 7451/tcp: cannot hold: address already in use"; r.code != 1 || !strings.Contains(r.stderr, want) {
 		t.Errorf("portreserve cups with 7451 taken = %d, %q; want 1 and %q", r.code, r.stderr, want)
@@ -120,7 +123,7 @@ func TestHoldAgainAfterTimeWait(t *testing.T) {
 	}
 	// bindresvport and other binds without SO_REUSEADDR cannot take it.
 	for _, b := range allBinds() {
-		if b.proto == ipc.TCP && !b.reuse {
+		if b.proto == inetaddr.TCP && !b.reuse {
 			if err := tryBind(t, 7461, b); err != unix.EADDRINUSE {
 				t.Errorf("bind 7461 %v = %v; want EADDRINUSE", b, err)
 			}
@@ -241,8 +244,8 @@ func TestTimeWaitPending(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 	}
 	t.Logf("pending: 7491 and 7492 held %v after the servers' TIME_WAITs began", time.Since(start).Round(time.Second))
-	mustBeHeld(t, 7491, ipc.TCP)
-	mustBeHeld(t, 7492, ipc.TCP)
+	mustBeHeld(t, 7491, inetaddr.TCP)
+	mustBeHeld(t, 7492, inetaddr.TCP)
 }
 
 func TestKeptHandoffRestartLoop(t *testing.T) {
@@ -334,7 +337,7 @@ func TestKeptHandoffRestartLoop(t *testing.T) {
 	cmd.Process.Kill()
 	cmd.Wait()
 	deadline := time.Now().Add(5 * time.Second)
-	for tryBind(t, port, bindOpts{proto: ipc.TCP, family: unix.AF_INET, addr: "any", reuse: true}) != nil {
+	for tryBind(t, port, bindOpts{proto: inetaddr.TCP, family: unix.AF_INET, addr: "any", reuse: true}) != nil {
 		if time.Now().After(deadline) {
 			t.Fatalf("port %d still bound after portrelease and the service's exit", port)
 		}

@@ -1,4 +1,6 @@
-package main
+//go:build integration
+
+package integration
 
 import (
 	"crypto/rand"
@@ -14,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"portreserve/internal/inetaddr"
 	"portreserve/ipc"
 )
 
@@ -32,24 +35,24 @@ func TestHoldThenReleaseSynchronously(t *testing.T) {
 	}
 	held := []struct {
 		port  int
-		proto ipc.Proto
-	}{{631, ipc.TCP}, {636, ipc.TCP}, {636, ipc.UDP}, {993, ipc.TCP}, {995, ipc.TCP}, {995, ipc.UDP}}
+		proto inetaddr.Proto
+	}{{631, inetaddr.TCP}, {636, inetaddr.TCP}, {636, inetaddr.UDP}, {993, inetaddr.TCP}, {995, inetaddr.TCP}, {995, inetaddr.UDP}}
 	for _, h := range held {
 		mustBeHeld(t, h.port, h.proto)
 	}
 	// ipp has no udp entry in Debian's file: 631/udp is not reserved.
-	mustBeFree(t, 631, ipc.UDP)
+	mustBeFree(t, 631, inetaddr.UDP)
 
 	// Immediately after portrelease returns, with no sleep and no retry,
 	// the ports are free, and the other names' ports are not.
 	if r := s.release(t, "cups", "ldap"); r.code != 0 || r.stderr != "" {
 		t.Fatalf("portrelease cups ldap = %d, %q; want 0, no output", r.code, r.stderr)
 	}
-	mustBeFree(t, 631, ipc.TCP)
-	mustBeFree(t, 636, ipc.TCP)
-	mustBeFree(t, 636, ipc.UDP)
-	mustBeHeld(t, 993, ipc.TCP)
-	mustBeHeld(t, 995, ipc.UDP)
+	mustBeFree(t, 631, inetaddr.TCP)
+	mustBeFree(t, 636, inetaddr.TCP)
+	mustBeFree(t, 636, inetaddr.UDP)
+	mustBeHeld(t, 993, inetaddr.TCP)
+	mustBeHeld(t, 995, inetaddr.UDP)
 
 	// Released before: still 0. Unknown: 1.
 	if r := s.release(t, "cups"); r.code != 0 {
@@ -109,9 +112,9 @@ func TestReleaseAll(t *testing.T) {
 	if r := s.release(t, "*"); r.code != 0 {
 		t.Fatalf("portrelease '*' = %d, %q; want 0", r.code, r.stderr)
 	}
-	mustBeFree(t, 7011, ipc.TCP)
-	mustBeFree(t, 7011, ipc.UDP)
-	mustBeFree(t, 7012, ipc.TCP)
+	mustBeFree(t, 7011, inetaddr.TCP)
+	mustBeFree(t, 7011, inetaddr.UDP)
+	mustBeFree(t, 7012, inetaddr.TCP)
 	if !waitGone(pid) {
 		t.Errorf("daemon still running after releasing everything")
 	}
@@ -129,13 +132,13 @@ func TestNothingConfigured(t *testing.T) {
 	if pid := s.daemonPid(); pid != 0 {
 		t.Errorf("pidfile names %d with nothing configured", pid)
 	}
-	mustBeFree(t, 7021, ipc.TCP)
+	mustBeFree(t, 7021, inetaddr.TCP)
 }
 
 func TestPartialFailure(t *testing.T) {
 	needNetns(t)
 	// Somebody else holds 7031/tcp first.
-	bindHere(t, 7031, ipc.TCP)
+	bindHere(t, 7031, inetaddr.TCP)
 	s := newSetup(t, map[string]string{"a": "7031/tcp\n7032/tcp\nnosuchservice\n"})
 	r := s.start(t)
 	if r.code != 1 {
@@ -149,12 +152,12 @@ func TestPartialFailure(t *testing.T) {
 			t.Errorf("stderr = %q; want it to contain %q", r.stderr, want)
 		}
 	}
-	mustBeHeld(t, 7032, ipc.TCP)
+	mustBeHeld(t, 7032, inetaddr.TCP)
 }
 
 func TestAllFail(t *testing.T) {
 	needNetns(t)
-	bindHere(t, 7041, ipc.UDP)
+	bindHere(t, 7041, inetaddr.UDP)
 	s := newSetup(t, map[string]string{"a": "7041/udp\n"})
 	if r := s.start(t); r.code != 1 || !strings.Contains(r.stderr, "no port could be held") {
 		t.Errorf("portreserve with every port taken = %d, %q; want 1", r.code, r.stderr)
@@ -187,12 +190,12 @@ func TestSecondDaemonAndKill9(t *testing.T) {
 	if np := s.daemonPid(); np == pid || np == 0 {
 		t.Errorf("pidfile = %d after restart; want the new daemon's pid", np)
 	}
-	mustBeHeld(t, 7051, ipc.TCP)
-	mustBeHeld(t, 7051, ipc.UDP)
+	mustBeHeld(t, 7051, inetaddr.TCP)
+	mustBeHeld(t, 7051, inetaddr.UDP)
 	if r := s.release(t, "a"); r.code != 0 {
 		t.Errorf("portrelease after restart = %d, %q", r.code, r.stderr)
 	}
-	mustBeFree(t, 7051, ipc.TCP)
+	mustBeFree(t, 7051, inetaddr.TCP)
 }
 
 func TestOtherUserRefused(t *testing.T) {
@@ -213,18 +216,17 @@ func TestOtherUserRefused(t *testing.T) {
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "a: permission denied") {
 		t.Errorf("portrelease a as nobody = %v, %q; want exit 2 and permission denied", err, out)
 	}
-	mustBeHeld(t, 7061, ipc.TCP)
+	mustBeHeld(t, 7061, inetaddr.TCP)
 
 	// A legacy bare-name release from nobody is refused too, and
 	// listing is allowed to anyone.
-	other := exec.Command(filepath.Join(binDir, "portreserve.test"), "-test.run=^$")
-	other.Env = append(os.Environ(), envOther+"="+s.sock)
+	other := exec.Command(bin("hostile"), "release-all", s.sock)
 	other.SysProcAttr = asNobody
 	out, err = other.CombinedOutput()
 	if err != nil || strings.TrimSpace(string(out)) != "1 held" {
 		t.Errorf("legacy release then list as nobody = %v, %q; want 1 held", err, out)
 	}
-	mustBeHeld(t, 7061, ipc.TCP)
+	mustBeHeld(t, 7061, inetaddr.TCP)
 }
 
 func TestThousandConcurrentReleases(t *testing.T) {
@@ -267,7 +269,7 @@ func TestThousandConcurrentReleases(t *testing.T) {
 	}
 	stillHeld := 0
 	for i := 0; i < n; i++ {
-		if quickHeld(t, 20000+i, ipc.TCP) {
+		if quickHeld(t, 20000+i, inetaddr.TCP) {
 			stillHeld++
 		}
 	}
@@ -337,13 +339,13 @@ func TestMalformedDatagrams(t *testing.T) {
 		if err != nil || r.Status != tt.status || r.ID != tt.id {
 			t.Errorf("%s: reply %+v, %v; want status %v (%d), id %d", tt.desc, r, err, tt.status, tt.status, tt.id)
 		}
-		mustBeHeld(t, 7071, ipc.TCP)
+		mustBeHeld(t, 7071, inetaddr.TCP)
 	}
 	// The daemon still serves: a valid release works.
 	if r := s.release(t, "a"); r.code != 0 {
 		t.Fatalf("portrelease a after garbage = %d, %q", r.code, r.stderr)
 	}
-	mustBeFree(t, 7071, ipc.TCP)
+	mustBeFree(t, 7071, inetaddr.TCP)
 
 	// A legacy bare name, from an unbound socket as the original's
 	// portrelease sends it, releases without a reply.
@@ -365,8 +367,8 @@ func TestMalformedDatagrams(t *testing.T) {
 	if states["b"] != ipc.Released || states["c"] != ipc.Held {
 		t.Errorf("after legacy release of b: states %v; want b released, c held", states)
 	}
-	mustBeFree(t, 7072, ipc.TCP)
-	mustBeHeld(t, 7073, ipc.TCP)
+	mustBeFree(t, 7072, inetaddr.TCP)
+	mustBeHeld(t, 7073, inetaddr.TCP)
 }
 
 func TestSignals(t *testing.T) {
@@ -382,9 +384,9 @@ func TestSignals(t *testing.T) {
 	s.write(t, "c", "7083/udp\n")
 	syscall.Kill(pid, syscall.SIGHUP)
 	s.waitHeld(t, "c")
-	mustBeHeld(t, 7083, ipc.UDP)
-	mustBeFree(t, 7082, ipc.TCP)
-	mustBeHeld(t, 7081, ipc.UDP)
+	mustBeHeld(t, 7083, inetaddr.UDP)
+	mustBeFree(t, 7082, inetaddr.TCP)
+	mustBeHeld(t, 7081, inetaddr.UDP)
 
 	// The reload request does the same, and answers once done.
 	s.write(t, "d", "7084/tcp\n")
@@ -397,7 +399,7 @@ func TestSignals(t *testing.T) {
 	if err != nil || r.Status != ipc.StatusOK || r.Count != 1 {
 		t.Errorf("reload = %+v, %v; want ok, 1 new", r, err)
 	}
-	mustBeHeld(t, 7084, ipc.TCP)
+	mustBeHeld(t, 7084, inetaddr.TCP)
 
 	// SIGTERM frees every port and cleans up.
 	syscall.Kill(pid, syscall.SIGTERM)
@@ -405,8 +407,8 @@ func TestSignals(t *testing.T) {
 		t.Fatalf("daemon survived SIGTERM")
 	}
 	for _, port := range []int{7081, 7083, 7084} {
-		mustBeFree(t, port, ipc.TCP)
-		mustBeFree(t, port, ipc.UDP)
+		mustBeFree(t, port, inetaddr.TCP)
+		mustBeFree(t, port, inetaddr.UDP)
 	}
 	if _, err := os.Stat(s.sock); !os.IsNotExist(err) {
 		t.Errorf("socket left after SIGTERM: %v", err)
@@ -455,7 +457,7 @@ func TestReadiness(t *testing.T) {
 		t.Fatalf("NOTIFY_SOCKET got %q, %v; want READY=1", buf[:n], err)
 	}
 	for port := 21000; port <= 21999; port++ {
-		if !quickHeld(t, port, ipc.TCP) || !quickHeld(t, port, ipc.UDP) {
+		if !quickHeld(t, port, inetaddr.TCP) || !quickHeld(t, port, inetaddr.UDP) {
 			t.Fatalf("port %d not held when readiness was signalled", port)
 		}
 	}
@@ -483,7 +485,7 @@ func TestReadiness(t *testing.T) {
 	if err != nil || !strings.HasPrefix(string(buf[:n]), "READY=1\n") {
 		t.Fatalf("abstract NOTIFY_SOCKET got %q, %v; want READY=1", buf[:n], err)
 	}
-	if !quickHeld(t, 21999, ipc.TCP) {
+	if !quickHeld(t, 21999, inetaddr.TCP) {
 		t.Errorf("port 21999 not held at READY=1")
 	}
 }
@@ -521,7 +523,7 @@ func TestDetachedParentWaitsForHolds(t *testing.T) {
 	}
 	// The command has returned: every port must be held now.
 	for port := 22000; port <= 22999; port++ {
-		if !quickHeld(t, port, ipc.TCP) || !quickHeld(t, port, ipc.UDP) {
+		if !quickHeld(t, port, inetaddr.TCP) || !quickHeld(t, port, inetaddr.UDP) {
 			t.Fatalf("port %d not held when portreserve returned", port)
 		}
 	}
@@ -560,15 +562,15 @@ func TestTenThousandReservations(t *testing.T) {
 		}
 	}
 	for port := 30000; port <= 34999; port += 97 {
-		mustBeHeld(t, port, ipc.TCP)
-		mustBeHeld(t, port, ipc.UDP)
+		mustBeHeld(t, port, inetaddr.TCP)
+		mustBeHeld(t, port, inetaddr.UDP)
 	}
 	pid := s.daemonPid()
 	if r := s.release(t, "big"); r.code != 0 {
 		t.Fatalf("portrelease big = %d, %q", r.code, r.stderr)
 	}
 	for port := 30000; port <= 34999; port++ {
-		if quickHeld(t, port, ipc.TCP) || quickHeld(t, port, ipc.UDP) {
+		if quickHeld(t, port, inetaddr.TCP) || quickHeld(t, port, inetaddr.UDP) {
 			t.Fatalf("port %d still held after portrelease returned", port)
 		}
 	}
@@ -587,7 +589,7 @@ func TestKeepRunning(t *testing.T) {
 	if r := s.release(t, "a"); r.code != 0 {
 		t.Fatalf("portrelease a = %d, %q", r.code, r.stderr)
 	}
-	mustBeFree(t, 7091, ipc.TCP)
+	mustBeFree(t, 7091, inetaddr.TCP)
 	if err := syscall.Kill(pid, 0); err != nil {
 		t.Fatalf("portreserve -k exited after the last release: %v", err)
 	}
@@ -602,12 +604,12 @@ func TestKeepRunning(t *testing.T) {
 	if err != nil || r.Count != 1 {
 		t.Fatalf("reload = %+v, %v; want 1 new", r, err)
 	}
-	mustBeHeld(t, 7092, ipc.TCP)
+	mustBeHeld(t, 7092, inetaddr.TCP)
 	syscall.Kill(pid, syscall.SIGTERM)
 	if !waitGone(pid) {
 		t.Errorf("portreserve -k survived SIGTERM")
 	}
-	mustBeFree(t, 7092, ipc.TCP)
+	mustBeFree(t, 7092, inetaddr.TCP)
 
 	// With nothing configured, -k still runs (a supervisor would
 	// otherwise restart it in a loop).

@@ -1,4 +1,6 @@
-package main
+//go:build integration
+
+package integration
 
 // Tests of the places portreserve is meant to run: an empty root (a
 // scratch container, an initramfs without /etc, /proc or /dev). The
@@ -12,9 +14,9 @@ import (
 	"syscall"
 	"testing"
 
-	"golang.org/x/sys/unix"
+	"portreserve/internal/inetaddr"
 
-	"portreserve/ipc"
+	"golang.org/x/sys/unix"
 )
 
 // emptyRoot makes a directory holding only the binary, as /portreserve,
@@ -86,9 +88,9 @@ func TestEmptyRoot(t *testing.T) {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("portreserve in an empty root: %v\n%s", err, readFile(t, logPath))
 	}
-	mustBeHeld(t, 631, ipc.TCP)
-	mustBeHeld(t, 7151, ipc.TCP)
-	mustBeHeld(t, 7151, ipc.UDP)
+	mustBeHeld(t, 631, inetaddr.TCP)
+	mustBeHeld(t, 7151, inetaddr.TCP)
+	mustBeHeld(t, 7151, inetaddr.UDP)
 	r := inRoot(t, root, "portreserve-check", "-n")
 	want := "cups 631 tcp ipp held -\nnum 7151 tcp - held -\nnum 7151 udp - held -\n"
 	if got := normalize(r.stdout); got != want || r.code != 0 {
@@ -97,13 +99,13 @@ func TestEmptyRoot(t *testing.T) {
 	if r := inRoot(t, root, "portrelease", "cups"); r.code != 0 {
 		t.Fatalf("portrelease cups = %d, %q", r.code, r.stderr)
 	}
-	mustBeFree(t, 631, ipc.TCP)
-	mustBeHeld(t, 7151, ipc.UDP)
+	mustBeFree(t, 631, inetaddr.TCP)
+	mustBeHeld(t, 7151, inetaddr.UDP)
 	if r := inRoot(t, root, "portrelease", "*"); r.code != 0 {
 		t.Fatalf("portrelease '*' = %d, %q", r.code, r.stderr)
 	}
-	mustBeFree(t, 7151, ipc.TCP)
-	mustBeFree(t, 7151, ipc.UDP)
+	mustBeFree(t, 7151, inetaddr.TCP)
+	mustBeFree(t, 7151, inetaddr.UDP)
 	if _, err := os.Stat(pidfile); !os.IsNotExist(err) {
 		t.Errorf("pidfile left in the empty root: %v", err)
 	}

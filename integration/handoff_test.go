@@ -1,21 +1,21 @@
-package main
+//go:build integration
+
+package integration
 
 import (
 	"bufio"
 	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"portreserve/internal/inetaddr"
 	"portreserve/ipc"
 )
 
@@ -118,7 +118,7 @@ func TestHandoffServes(t *testing.T) {
 		t.Errorf("the competitor bound 7301 during the hand-off")
 	}
 	// The daemon keeps the other name, and lists svc as handed off.
-	mustBeHeld(t, 7304, ipc.TCP)
+	mustBeHeld(t, 7304, inetaddr.TCP)
 	for _, e := range s.list(t) {
 		want := ipc.HandedOff
 		if e.Name == "other" {
@@ -148,8 +148,8 @@ func TestHandoffRaceAgainstPlainRelease(t *testing.T) {
 		s := newSetup(t, map[string]string{"svc": "7311/tcp\n"})
 		s.mustStart(t)
 		stop := competitor(t, 7311)
-		cmd := exec.Command("sh", "-c", `"$1" -s "$2" svc && exec env `+envServe+`=7311 "$3" -test.run='^$'`,
-			"sh", bin("portrelease"), s.sock, filepath.Join(binDir, "portreserve.test"))
+		cmd := exec.Command("sh", "-c", `"$1" -s "$2" svc && exec env `+envServe+`=7311 "$3"`,
+			"sh", bin("portrelease"), s.sock, bin("fakeservice"))
 		done := make(chan error, 1)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -217,7 +217,7 @@ func TestHandoffWithoutDaemonOrName(t *testing.T) {
 	if r := run(t, "portrelease", "-q", "-s", s.sock, "--exec", "svc", "/nonexistent/cmd"); r.code != 127 || r.stderr != "" {
 		t.Errorf("--exec with a missing command = %d, %q; want 127, silent", r.code, r.stderr)
 	}
-	mustBeHeld(t, 7321, ipc.TCP)
+	mustBeHeld(t, 7321, inetaddr.TCP)
 	// The command's own exit status comes back.
 	if r := run(t, "portrelease", "-s", s.sock, "--exec", "svc", "--", "sh", "-c", "exit 7"); r.code != 7 {
 		t.Errorf("--exec svc -- sh -c 'exit 7' = %d; want 7", r.code)
@@ -242,8 +242,7 @@ func TestHandoffTenThousand(t *testing.T) {
 	}
 	// A client that takes 100 pages of "half" (3,200 sockets) and is
 	// killed before it has them all.
-	victim := exec.Command(filepath.Join(binDir, "portreserve.test"), "-test.run=^$")
-	victim.Env = append(os.Environ(), envHostile+"=partial-handoff "+s.sock+" half 100")
+	victim := exec.Command(bin("hostile"), "partial-handoff", s.sock, "half", "100")
 	out, _ := victim.CombinedOutput()
 	if !strings.HasPrefix(string(out), "took 3200 sockets") {
 		t.Fatalf("the half-way client said %q; want took 3200 sockets", out)
@@ -269,7 +268,7 @@ func TestHandoffTenThousand(t *testing.T) {
 	}
 	free := 0
 	for p := 15000; p < 18000; p++ {
-		for _, proto := range []ipc.Proto{ipc.TCP, ipc.UDP} {
+		for _, proto := range []inetaddr.Proto{inetaddr.TCP, inetaddr.UDP} {
 			if !quickHeld(t, p, proto) {
 				free++
 			}
@@ -278,41 +277,4 @@ func TestHandoffTenThousand(t *testing.T) {
 	if free > 0 {
 		t.Errorf("%d of half's 6,000 ports are free after its client died half-way; want none", free)
 	}
-}
-
-// partialHandoff asks for name's sockets, takes pages of them, prints
-// how many sockets it took, and dies by SIGKILL without confirming.
-func partialHandoff(sock, name string, pages int) int {
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err == nil {
-		err = unix.Connect(fd, &unix.SockaddrUnix{Name: sock})
-	}
-	mine, theirs, err2 := channel()
-	if err != nil || err2 != nil {
-		os.Stdout.WriteString("dial: " + errString(err) + errString(err2) + "\n")
-		return 1
-	}
-	if err := sendmsg(fd, (&ipc.Request{Op: ipc.OpHandoff, Name: name}).Marshal(), theirs); err != nil {
-		os.Stdout.WriteString("send: " + err.Error() + "\n")
-		return 1
-	}
-	unix.Close(theirs)
-	buf := make([]byte, ipc.MaxReplySize)
-	oob := make([]byte, unix.CmsgSpace(ipc.PageEntries*4)+unix.CmsgSpace(unix.SizeofUcred))
-	took := 0
-	for i := 0; i < pages; i++ {
-		_, oobn, _, _, err := unix.Recvmsg(mine, buf, oob, unix.MSG_CMSG_CLOEXEC)
-		if err != nil {
-			break
-		}
-		msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
-		for j := range msgs {
-			if fds, err := unix.ParseUnixRights(&msgs[j]); err == nil {
-				took += len(fds)
-			}
-		}
-	}
-	os.Stdout.WriteString("took " + strconv.Itoa(took) + " sockets\n")
-	syscall.Kill(os.Getpid(), syscall.SIGKILL)
-	return 1
 }

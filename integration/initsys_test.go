@@ -1,4 +1,6 @@
-package main
+//go:build integration
+
+package integration
 
 // Tests of the init-system integration in scripts/: the LSB script under
 // dash and busybox sh, the OpenRC script through a stand-in openrc-run,
@@ -18,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"portreserve/ipc"
+	"portreserve/internal/inetaddr"
 )
 
 // need skips when a program the test drives is not installed.
@@ -55,7 +57,7 @@ func fakeCupsd(t *testing.T, dir string) string {
 	// /proc/PID/comm before they signal the pid of a pidfile.
 	server := filepath.Join(dir, "sbin", "cupsd")
 	os.Mkdir(filepath.Dir(server), 0o755)
-	if err := os.Symlink(filepath.Join(binDir, "portreserve.test"), server); err != nil {
+	if err := os.Symlink(bin("fakeservice"), server); err != nil {
 		t.Fatal(err)
 	}
 	text := "#!/bin/sh\n" + envServe + "=631 " + server +
@@ -99,7 +101,7 @@ func askTCPRetry(t *testing.T, addr string) string {
 // no bind without SO_REUSEADDR gets it, and portreserve-check says kept.
 func assertKept(t *testing.T, s *setup, port int) {
 	t.Helper()
-	if err := tryBind(t, port, bindOpts{proto: ipc.TCP, family: 10, addr: "any"}); err == nil {
+	if err := tryBind(t, port, bindOpts{proto: inetaddr.TCP, family: 10, addr: "any"}); err == nil {
 		t.Errorf("port %d is free while its service is down; want it kept", port)
 	}
 	r := s.check(t, "-n", "cups")
@@ -143,8 +145,8 @@ func TestInitLSB(t *testing.T) {
 			if r := script("start"); r.code != 0 {
 				t.Fatalf("start = %d, %q", r.code, r.stderr)
 			}
-			mustBeHeld(t, 631, ipc.TCP)
-			mustBeHeld(t, 892, ipc.UDP)
+			mustBeHeld(t, 631, inetaddr.TCP)
+			mustBeHeld(t, 892, inetaddr.UDP)
 			if r := script("start"); r.code != 0 || !strings.Contains(r.stdout, "already running") {
 				t.Errorf("start when running = %d, %q; want 0, already running", r.code, r.stdout)
 			}
@@ -158,16 +160,16 @@ func TestInitLSB(t *testing.T) {
 			}
 			port, _ := strconv.Atoi(newPort)
 			s.waitHeld(t, "new")
-			mustBeHeld(t, port, ipc.TCP)
+			mustBeHeld(t, port, inetaddr.TCP)
 			if r := script("restart"); r.code != 0 || s.daemonPid() == pid {
 				t.Errorf("restart = %d, %q, pid %d; want 0 and a new daemon", r.code, r.stderr, s.daemonPid())
 			}
-			mustBeHeld(t, 631, ipc.TCP)
+			mustBeHeld(t, 631, inetaddr.TCP)
 			if r := script("stop"); r.code != 0 {
 				t.Errorf("stop = %d, %q", r.code, r.stderr)
 			}
-			mustBeFree(t, 631, ipc.TCP)
-			mustBeFree(t, 892, ipc.UDP)
+			mustBeFree(t, 631, inetaddr.TCP)
+			mustBeFree(t, 892, inetaddr.UDP)
 			if r := script("status"); r.code != 3 {
 				t.Errorf("status after stop = %d; want 3", r.code)
 			}
@@ -188,7 +190,7 @@ func TestInitLSB(t *testing.T) {
 			if r := script("start"); r.code != 0 {
 				t.Errorf("start after kill -9 = %d, %q", r.code, r.stderr)
 			}
-			mustBeHeld(t, 892, ipc.TCP)
+			mustBeHeld(t, 892, inetaddr.TCP)
 			if r := script("bogus"); r.code != 3 {
 				t.Errorf("bogus action = %d; want 3 (LSB: unimplemented)", r.code)
 			}
@@ -210,7 +212,7 @@ func TestInitLSB(t *testing.T) {
 				t.Fatalf("cups start = %d, %q", r.code, r.stderr)
 			}
 			waitFor(t, "the fake cupsd to listen on 631", func() bool { return cupsServes(t) })
-			mustBeHeld(t, 892, ipc.UDP)
+			mustBeHeld(t, 892, inetaddr.UDP)
 			if r := cups("status"); r.code != 0 || !strings.Contains(r.stdout, "cupsd is running") {
 				t.Errorf("cups status = %d, %q; want 0, running", r.code, r.stdout)
 			}
@@ -229,7 +231,7 @@ func TestInitLSB(t *testing.T) {
 			if r := cups("stop"); r.code != 0 {
 				t.Fatalf("cups stop = %d, %q", r.code, r.stderr)
 			}
-			mustBeHeld(t, 631, ipc.TCP) // held again by portreserve
+			mustBeHeld(t, 631, inetaddr.TCP) // held again by portreserve
 			if r := cups("stop"); r.code != 0 {
 				t.Errorf("cups stop when stopped = %d, %q; want 0", r.code, r.stderr)
 			}
@@ -267,13 +269,13 @@ func TestInitOpenRC(t *testing.T) {
 			if r := rc("scripts/openrc/portreserve", "start"); r.code != 0 || !strings.Contains(r.stdout, "[ ok ]") {
 				t.Fatalf("start = %d, %q %q", r.code, r.stdout, r.stderr)
 			}
-			mustBeHeld(t, 631, ipc.TCP)
+			mustBeHeld(t, 631, inetaddr.TCP)
 			s.write(t, "new", strconv.Itoa(newPort)+"/udp\n")
 			if r := rc("scripts/openrc/portreserve", "reload"); r.code != 0 {
 				t.Errorf("reload = %d, %q", r.code, r.stderr)
 			}
 			s.waitHeld(t, "new")
-			mustBeHeld(t, newPort, ipc.UDP)
+			mustBeHeld(t, newPort, inetaddr.UDP)
 
 			// cupsd's start_pre gives 631 back.
 			if r := rc("scripts/cups/openrc/cupsd", "depend"); !strings.Contains(r.stdout, "after mountall portreserve") {
@@ -282,7 +284,7 @@ func TestInitOpenRC(t *testing.T) {
 			// openrc-run runs cupsd -f in the background itself: the
 			// fake service, under the name cupsd.
 			cupsd := filepath.Join(s.dir, "cupsd")
-			if err := os.Symlink(filepath.Join(binDir, "portreserve.test"), cupsd); err != nil {
+			if err := os.Symlink(bin("fakeservice"), cupsd); err != nil {
 				t.Fatal(err)
 			}
 			cupsEnv := []string{"cupsd=" + cupsd, envServe + "=631", "portrelease_opts=-s " + s.sock,
@@ -297,13 +299,13 @@ func TestInitOpenRC(t *testing.T) {
 				t.Fatalf("cupsd stop = %d, %q %q", r.code, r.stdout, r.stderr)
 			}
 			// stop_post's portreserve cups returns once 631 is held.
-			mustBeHeld(t, 631, ipc.TCP)
+			mustBeHeld(t, 631, inetaddr.TCP)
 
 			if r := rc("scripts/openrc/portreserve", "stop"); r.code != 0 {
 				t.Errorf("stop = %d, %q", r.code, r.stderr)
 			}
-			mustBeFree(t, 892, ipc.TCP)
-			mustBeFree(t, newPort, ipc.UDP)
+			mustBeFree(t, 892, inetaddr.TCP)
+			mustBeFree(t, newPort, inetaddr.UDP)
 		})
 	}
 }
@@ -365,8 +367,8 @@ func TestInitRunit(t *testing.T) {
 	supervise(t, func() { sv("exit", svc) }, "runsv", svc)
 	// runit has no readiness protocol: wait for the ports.
 	s.waitHeld(t, "nfs")
-	mustBeHeld(t, 892, ipc.UDP)
-	mustBeHeld(t, 7481, ipc.TCP)
+	mustBeHeld(t, 892, inetaddr.UDP)
+	mustBeHeld(t, 7481, inetaddr.TCP)
 	if r := sv("status", svc); !strings.HasPrefix(r.stdout, "run: ") {
 		t.Fatalf("sv status = %q; want run:", r.stdout)
 	}
@@ -381,7 +383,7 @@ func TestInitRunit(t *testing.T) {
 	if r := sv("status", svc); !strings.HasPrefix(r.stdout, "run: ") {
 		t.Errorf("sv status after cups started = %q; want run:", r.stdout)
 	}
-	mustBeHeld(t, 892, ipc.TCP)
+	mustBeHeld(t, 892, inetaddr.TCP)
 	// cups stops: its port stays bound, kept by portreserve.
 	if r := sv("-v", "-w", "10", "down", cups); r.code != 0 {
 		t.Errorf("sv down cups = %d, %q", r.code, r.stdout)
@@ -399,8 +401,8 @@ func TestInitRunit(t *testing.T) {
 	if r := sv("-v", "-w", "10", "down", svc); r.code != 0 {
 		t.Errorf("sv down = %d, %q", r.code, r.stdout)
 	}
-	mustBeFree(t, 892, ipc.TCP)
-	mustBeFree(t, 892, ipc.UDP)
+	mustBeFree(t, 892, inetaddr.TCP)
+	mustBeFree(t, 892, inetaddr.UDP)
 	if r := sv("status", svc); !strings.HasPrefix(r.stdout, "down: ") {
 		t.Errorf("sv status after down = %q; want down:", r.stdout)
 	}
@@ -424,18 +426,18 @@ func TestInitS6(t *testing.T) {
 	}
 	// s6-svwait -U has returned: every port is held now.
 	for port := 23000; port <= 23999; port++ {
-		if !quickHeld(t, port, ipc.TCP) || !quickHeld(t, port, ipc.UDP) {
+		if !quickHeld(t, port, inetaddr.TCP) || !quickHeld(t, port, inetaddr.UDP) {
 			t.Fatalf("port %d not held when s6-svwait -U returned", port)
 		}
 	}
-	mustBeHeld(t, 7482, ipc.TCP)
+	mustBeHeld(t, 7482, inetaddr.TCP)
 
 	cups := serviceDir(t, "scripts/cups/s6/cups", s.dir, cupsConf(s))
 	supervise(t, func() { svc6("-xd", cups) }, "s6-supervise", cups)
 	if got := askTCPRetry(t, "127.0.0.1:7482"); got != "tcp 7482" {
 		t.Fatalf("cups under s6 answered %q; want tcp 7482", got)
 	}
-	mustBeHeld(t, 23500, ipc.UDP)
+	mustBeHeld(t, 23500, inetaddr.UDP)
 	svc6("-d", cups)
 	runCmd(t, exec.Command("s6-svwait", "-D", "-t", "10000", cups))
 	assertKept(t, s, 7482)
@@ -446,8 +448,8 @@ func TestInitS6(t *testing.T) {
 	if r := runCmd(t, exec.Command("s6-svwait", "-D", "-t", "10000", svc)); r.code != 0 {
 		t.Fatalf("s6-svwait -D = %d, %q", r.code, r.stderr)
 	}
-	mustBeFree(t, 23000, ipc.TCP)
-	mustBeFree(t, 23999, ipc.UDP)
+	mustBeFree(t, 23000, inetaddr.TCP)
+	mustBeFree(t, 23999, inetaddr.UDP)
 }
 
 func TestInitSystemd(t *testing.T) {

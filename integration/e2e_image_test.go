@@ -1,6 +1,6 @@
-//go:build e2e
+//go:build integration && e2e
 
-package main
+package integration
 
 // The container images of make image under a real OCI runtime (podman;
 // .ci/run installs it and sets what this machine kind needs in

@@ -1,4 +1,6 @@
-package main
+//go:build integration
+
+package integration
 
 import (
 	"os"
@@ -10,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"portreserve/internal/inetaddr"
 	"portreserve/internal/ipctest"
 	"portreserve/ipc"
 )
@@ -38,10 +41,10 @@ func table(out string) [][]string {
 
 // bindHere binds port/proto in the test process (listening, for TCP, so
 // that /proc/net/tcp shows it) and returns the socket.
-func bindHere(t *testing.T, port int, proto ipc.Proto) int {
+func bindHere(t *testing.T, port int, proto inetaddr.Proto) int {
 	t.Helper()
 	typ := unix.SOCK_STREAM
-	if proto == ipc.UDP {
+	if proto == inetaddr.UDP {
 		typ = unix.SOCK_DGRAM
 	}
 	fd, err := unix.Socket(unix.AF_INET, typ|unix.SOCK_CLOEXEC, 0)
@@ -51,7 +54,7 @@ func bindHere(t *testing.T, port int, proto ipc.Proto) int {
 	if err := unix.Bind(fd, &unix.SockaddrInet4{Port: port}); err != nil {
 		t.Fatalf("bind %d/%v: %v", port, proto, err)
 	}
-	if proto == ipc.TCP {
+	if proto == inetaddr.TCP {
 		unix.Listen(fd, 1)
 	}
 	t.Cleanup(func() { unix.Close(fd) })
@@ -75,14 +78,14 @@ func TestCheckStates(t *testing.T) {
 		"taken": "7101/tcp\n", // failed: bound by the test first
 		"other": "7102/udp\n", // free, then in use after the daemon lets go
 	})
-	bindHere(t, 7101, ipc.TCP)
+	bindHere(t, 7101, inetaddr.TCP)
 	if r := s.start(t); r.code != 1 {
 		t.Fatalf("portreserve = %d, %q; want 1 (one port taken)", r.code, r.stderr)
 	}
 	if r := s.release(t, "cups", "other"); r.code != 0 {
 		t.Fatalf("portrelease = %d, %q", r.code, r.stderr)
 	}
-	bindHere(t, 7102, ipc.UDP)
+	bindHere(t, 7102, inetaddr.UDP)
 	r := s.check(t)
 	want := [][]string{
 		{"NAME", "PORT", "PROTO", "SERVICE", "STATE", "OWNER"},
@@ -223,7 +226,7 @@ func TestCheckEmptyRoot(t *testing.T) {
 	// The binary alone in an otherwise empty root: no /etc/services (the
 	// built-in copy resolves ipp), no /proc (owners show as ?), no daemon.
 	root := emptyRoot(t, map[string]string{"cups": "ipp\n", "other": "7141/udp\n"})
-	bindHere(t, 7141, ipc.UDP)
+	bindHere(t, 7141, inetaddr.UDP)
 	r := inRoot(t, root, "portreserve-check", "-n")
 	want := [][]string{
 		{"cups", "631", "tcp", "ipp", "free", "-"},

@@ -1,6 +1,6 @@
-//go:build e2e
+//go:build integration && e2e
 
-package main
+package integration
 
 import (
 	"os"

@@ -1,4 +1,6 @@
-package main
+//go:build integration
+
+package integration
 
 // Faults a real machine produces during start-up: signals while the ports
 // are being bound, a notification descriptor that is not there,
@@ -15,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"portreserve/integration/internal/rawsock"
+	"portreserve/internal/inetaddr"
 	"portreserve/ipc"
 )
 
@@ -150,7 +154,7 @@ func TestNotifyFdChecked(t *testing.T) {
 	if line, err := bufio.NewReader(ready).ReadString('\n'); line != "\n" || err != nil {
 		t.Errorf("readiness on -N 3, detached: %q, %v; want a newline", line, err)
 	}
-	mustBeHeld(t, 7641, ipc.TCP)
+	mustBeHeld(t, 7641, inetaddr.TCP)
 }
 
 // TestDetachedDescriptors: the detached daemon keeps nothing its caller
@@ -286,7 +290,7 @@ func TestConcurrentHoldAgain(t *testing.T) {
 		}
 	}
 	for i := 0; i < 8; i++ {
-		mustBeHeld(t, 7670+i, ipc.TCP)
+		mustBeHeld(t, 7670+i, inetaddr.TCP)
 	}
 	// The daemons: processes whose command line names this setup's
 	// configuration directory.
@@ -344,7 +348,7 @@ func TestLeastPrivilege(t *testing.T) {
 	if r := s.start(t, "cups"); r.code != 0 {
 		t.Errorf("portreserve cups (hold 631 again, with only CAP_NET_BIND_SERVICE) = %d, %q; want 0", r.code, r.stderr)
 	}
-	mustBeHeld(t, 631, ipc.TCP)
+	mustBeHeld(t, 631, inetaddr.TCP)
 	s.kill()
 
 	// Another user with CAP_NET_BIND_SERVICE only.
@@ -366,7 +370,7 @@ func TestLeastPrivilege(t *testing.T) {
 	if err != nil {
 		t.Fatalf("portreserve as uid %d with CAP_NET_BIND_SERVICE: %v, %q; want 0", nobody, err, readFile(t, errFile.Name()))
 	}
-	mustBeHeld(t, 636, ipc.TCP)
+	mustBeHeld(t, 636, inetaddr.TCP)
 	u.waitHeld(t, "ldap")
 	got = capabilities(t, u.daemonPid())
 	if got["CapEff"] != "0000000000000400" || got["CapPrm"] != "0000000000000400" || got["NoNewPrivs"] != "1" {
@@ -408,7 +412,7 @@ func TestTimeoutOnSend(t *testing.T) {
 	syscall.Kill(pid, syscall.SIGSTOP)
 	defer syscall.Kill(pid, syscall.SIGCONT)
 	// Fill the daemon's queue.
-	fd, err := dialAutobound(s.sock)
+	fd, err := rawsock.DialAutobound(s.sock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -465,7 +469,7 @@ func TestHandoffWithoutChannelKeepsRelease(t *testing.T) {
 			t.Errorf("after a hand-off request without a channel and a reload: a is %v (%v); want released", e.State, err)
 		}
 	}
-	mustBeFree(t, 7695, ipc.TCP)
+	mustBeFree(t, 7695, inetaddr.TCP)
 }
 
 // TestJournalPriorities: when stderr is systemd's journal ($JOURNAL_STREAM
@@ -476,7 +480,7 @@ func TestHandoffWithoutChannelKeepsRelease(t *testing.T) {
 func TestJournalPriorities(t *testing.T) {
 	needNetns(t)
 	s := newSetup(t, map[string]string{"a": "7701/tcp\n", "b": "7702/tcp\n"})
-	taken := bindHere(t, 7701, ipc.TCP)
+	taken := bindHere(t, 7701, inetaddr.TCP)
 	defer syscall.Close(taken)
 	logFile, journalStream := journalFile(t)
 	ready, readyW, _ := os.Pipe()

@@ -1,4 +1,6 @@
-package main
+//go:build integration
+
+package integration
 
 // Holds on a service's own addresses (127.0.0.1:631/tcp, [::1]:631/tcp,
 // localhost:ipp): as unbreakable as the wildcard holds, and handed over one
@@ -106,7 +108,7 @@ func TestAddressHolds(t *testing.T) {
 	if got := askTCP(t, "127.0.0.2:7641"); !strings.Contains(got, "refused") {
 		t.Errorf("127.0.0.2:7641 answered %q; want connection refused: the service has its two addresses only", got)
 	}
-	mustBeHeld(t, 7642, ipc.TCP)
+	mustBeHeld(t, 7642, inetaddr.TCP)
 }
 
 // TestVersion1ListAnswered: a client from before addresses (protocol
@@ -173,7 +175,7 @@ func TestAddressAbsent(t *testing.T) {
 	entries := s.list(t)
 	var got []string
 	for _, e := range entries {
-		got = append(got, e.Name+" "+e.Addr.HostPort(int(e.Port))+" "+e.State.String())
+		got = append(got, e.Name+" "+e.HostPort()+" "+e.State.String())
 	}
 	want := "literal [::1]:7662 failed; named 127.0.0.1:7661 held; named [::1]:7661 absent"
 	if strings.Join(got, "; ") != want {
