@@ -147,7 +147,7 @@ func release(socket string, names []string, timeout time.Duration, note func(str
 			// nothing is held any more.
 			return status
 		case errors.Is(err, ipc.ErrTimeout):
-			note(name + ": no reply from the daemon within " + seconds(timeout))
+			note(name + ": no reply from the daemon within " + millis(timeout))
 			status = 2
 		case err != nil:
 			note(name + ": " + err.Error())
@@ -164,7 +164,7 @@ func release(socket string, names []string, timeout time.Duration, note func(str
 	return status
 }
 
-// seconds formats d for messages in milliseconds: "5000 ms".
-func seconds(d time.Duration) string {
+// millis formats d for messages in milliseconds: "5000 ms".
+func millis(d time.Duration) string {
 	return strconv.FormatInt(d.Milliseconds(), 10) + " ms"
 }

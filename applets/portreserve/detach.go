@@ -57,7 +57,7 @@ func detach(args []string, env *applets.Env, notifyFd int) int {
 	files, statusAt := childFiles(null, pipe[1], notifyFd)
 	closeInherited()
 	pid, err := syscall.ForkExec(exe, append([]string{"portreserve"}, args...), &syscall.ProcAttr{
-		Env:   append(env.Without(statusFdEnv), statusFdEnv+"="+itoa(statusAt)),
+		Env:   append(env.Without(statusFdEnv), statusFdEnv+"="+strconv.Itoa(statusAt)),
 		Files: files,
 		Sys:   &syscall.SysProcAttr{Setsid: true},
 	})

@@ -3,6 +3,7 @@ package portreserve
 import (
 	"errors"
 	"os"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -33,7 +34,7 @@ func notifyFd(fd int) error {
 	_, err := unix.Write(fd, []byte("\n"))
 	unix.Close(fd)
 	if err != nil {
-		return os.NewSyscallError("write notification fd "+itoa(fd), err)
+		return os.NewSyscallError("write notification fd "+strconv.Itoa(fd), err)
 	}
 	return nil
 }
@@ -45,10 +46,10 @@ func notifyFd(fd int) error {
 // the pidfile's lock. The descriptor becomes close-on-exec.
 func checkNotifyFd(fd int) error {
 	if fd < 3 {
-		return errors.New("notify-fd " + itoa(fd) + ": standard input, output and error cannot be the notification descriptor; use 3 or more")
+		return errors.New("notify-fd " + strconv.Itoa(fd) + ": standard input, output and error cannot be the notification descriptor; use 3 or more")
 	}
 	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
-		return errors.New("notify-fd " + itoa(fd) + ": not an open descriptor (" + err.Error() + "); the supervisor's notification-fd must match -N")
+		return errors.New("notify-fd " + strconv.Itoa(fd) + ": not an open descriptor (" + err.Error() + "); the supervisor's notification-fd must match -N")
 	}
 	return nil
 }

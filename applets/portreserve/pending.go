@@ -1,16 +1,11 @@
 package portreserve
 
 import (
+	"strconv"
 	"time"
 
 	"portreserve/ipc"
 )
-
-// statusPending is the exit status of portreserve (and portreserve NAME)
-// when every port is held or pending, and some are pending: blocked by
-// TIME_WAIT connections that a server without SO_REUSEADDR left, which
-// expire within a minute; the daemon holds them then by itself.
-const statusPending = 3
 
 // pendingRetry is how often the daemon tries pending ports again: a port is
 // held at most this long after its last TIME_WAIT connection expires
@@ -32,7 +27,7 @@ func (d *daemon) reportPending() int {
 		n++
 	}
 	if n > maxFailureLines {
-		d.log.Warn(itoa(n-maxFailureLines) + " more reservations pending")
+		d.log.Warn(strconv.Itoa(n-maxFailureLines) + " more reservations pending")
 	}
 	return n
 }

@@ -6,8 +6,6 @@
 package portreserve
 
 import (
-	"strconv"
-
 	"portreserve/applets"
 	"portreserve/internal/cmdline"
 	"portreserve/internal/config"
@@ -67,15 +65,15 @@ var Applet = applets.Applet{
 
 // options are the daemon's command-line settings.
 type options struct {
-	foreground bool
-	debug      bool
-	keep       bool     // keep running when nothing is held
-	only       []string // hold just these names (portreserve NAME...)
-	notifyFd   int
-	configDir  string
-	services   string
-	socket     string
-	pidfile    string
+	foreground  bool
+	debug       bool
+	keepRunning bool     // keep running when nothing is held
+	only        []string // hold just these names (portreserve NAME...)
+	notifyFd    int
+	configDir   string
+	services    string
+	socket      string
+	pidfile     string
 }
 
 // Main runs the applet with args (args[0] is the applet name) and env, and
@@ -92,7 +90,7 @@ func Main(args []string, env *applets.Env) int {
 	set.Stdout, set.Stderr = env.Stdout, env.Stderr
 	set.Flag('f', "foreground", &o.foreground)
 	set.Flag('d', "debug", &o.debug)
-	set.Flag('k', "keep-running", &o.keep)
+	set.Flag('k', "keep-running", &o.keepRunning)
 	set.Int('N', "notify-fd", &o.notifyFd)
 	set.String('c', "config-dir", &o.configDir)
 	set.String('S', "services", &o.services)
@@ -136,6 +134,3 @@ func Main(args []string, env *applets.Env) int {
 	}
 	return newDaemon(o, status, env).run()
 }
-
-// itoa is strconv.Itoa, short for messages.
-func itoa(n int) string { return strconv.Itoa(n) }

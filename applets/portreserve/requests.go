@@ -3,6 +3,7 @@ package portreserve
 import (
 	"errors"
 	"os"
+	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -11,25 +12,34 @@ import (
 	"portreserve/ipc"
 )
 
-// serve answers requests until nothing is held.
+// serve answers requests until nothing is held or a signal ends the
+// daemon, then answers what was queued, lets go of everything and
+// returns.
 func (d *daemon) serve() {
 	// A buffer one byte larger than any request: larger datagrams come
 	// back truncated and flagged, and are refused by size without the
 	// daemon ever allocating for them.
 	buf := make([]byte, ipc.RequestSize+1)
 	oob := make([]byte, ipc.OOBSize)
+	flags := 0
 	for {
 		// Idle, the daemon sits here: one blocking recvmsg, no timers,
-		// no polling, so it costs no wake-ups at all.
-		dg, err := ipc.Receive(d.ctl, buf, oob, 0)
+		// no polling, so it costs no wake-ups at all. Once it stops
+		// serving, it reads what is left without waiting.
+		dg, err := ipc.Receive(d.ctl, buf, oob, flags)
+		d.mu.Lock()
+		if d.exiting && (err != nil || drained(&dg)) {
+			break
+		}
 		if err != nil {
+			d.mu.Unlock()
 			d.log.Error("receive on " + d.o.socket + ": " + err.Error())
 			if err == unix.EBADF || err == unix.ENOTSOCK {
-				return
+				d.mu.Lock()
+				break
 			}
 			continue
 		}
-		d.mu.Lock()
 		reply := d.handle(&dg)
 		if d.idle() {
 			// The last release: stop serving before answering it,
@@ -37,12 +47,18 @@ func (d *daemon) serve() {
 			// pidfile are gone too.
 			d.log.Info("every port released; exiting")
 			d.stopServing()
-			d.answer(&dg, reply)
-			d.finish()
+		}
+		if d.exiting {
+			flags = unix.MSG_DONTWAIT
 		}
 		d.answer(&dg, reply)
 		d.mu.Unlock()
 	}
+	// Whatever was queued before the daemon stopped serving has been
+	// answered: let go of everything.
+	d.tab.releaseAll()
+	d.cleanup()
+	d.mu.Unlock()
 }
 
 // allowed reports whether cred may change state: root and the daemon's own
@@ -57,7 +73,7 @@ func who(cred *unix.Ucred) string {
 	if cred == nil {
 		return "unknown sender"
 	}
-	return "pid " + itoa(int(cred.Pid)) + " uid " + itoa(int(cred.Uid))
+	return "pid " + strconv.Itoa(int(cred.Pid)) + " uid " + strconv.Itoa(int(cred.Uid))
 }
 
 // handle acts on one datagram and returns the reply to send, nil for
@@ -94,7 +110,7 @@ func (d *daemon) handle(dg *ipc.Datagram) *ipc.Reply {
 			break
 		}
 		reply.Count, reply.Total = uint32(closed), uint32(total)
-		d.limiter(dg.Cred).Info("released " + req.Name + " (" + itoa(closed) + " ports) for " + who(dg.Cred))
+		d.limiter(dg.Cred).Info("released " + req.Name + " (" + strconv.Itoa(closed) + " ports) for " + who(dg.Cred))
 	case ipc.OpReleaseAll:
 		reply.Count = uint32(d.tab.releaseAll())
 		d.limiter(dg.Cred).Info("released everything for " + who(dg.Cred))
@@ -148,7 +164,7 @@ func (d *daemon) handoff(dg *ipc.Datagram, reply *ipc.Reply, keep bool) *ipc.Rep
 	}
 	if err != nil {
 		h.Rollback()
-		d.log.Error("hand-off " + reply.Name + " to " + who(dg.Cred) + ": " + err.Error() + "; still holding all " + itoa(len(h.sockets)) + " sockets")
+		d.log.Error("hand-off " + reply.Name + " to " + who(dg.Cred) + ": " + err.Error() + "; still holding all " + strconv.Itoa(len(h.sockets)) + " sockets")
 		return &ipc.Reply{Version: reply.Version, Op: ipc.OpHandoff, ID: reply.ID, Name: reply.Name, Status: ipc.StatusFailed, Generation: d.tab.gen}
 	}
 	h.Commit()
@@ -156,7 +172,7 @@ func (d *daemon) handoff(dg *ipc.Datagram, reply *ipc.Reply, keep bool) *ipc.Rep
 	if keep {
 		how = " sockets, copies kept) to "
 	}
-	d.limiter(dg.Cred).Info("handed off " + reply.Name + " (" + itoa(len(h.sockets)) + how + who(dg.Cred))
+	d.limiter(dg.Cred).Info("handed off " + reply.Name + " (" + strconv.Itoa(len(h.sockets)) + how + who(dg.Cred))
 	return nil
 }
 
@@ -173,7 +189,7 @@ func (d *daemon) sendSockets(dg *ipc.Datagram, reply *ipc.Reply, hs []handed) er
 		}
 		reply.Count = uint32(len(page))
 		if err := dg.Answer(reply.Marshal(), fds, handoffWait); err != nil {
-			return errors.New("sending sockets " + itoa(start+1) + "-" + itoa(start+len(page)) + ": " + err.Error())
+			return errors.New("sending sockets " + strconv.Itoa(start+1) + "-" + strconv.Itoa(start+len(page)) + ": " + err.Error())
 		}
 	}
 	return nil
@@ -220,8 +236,8 @@ func (d *daemon) holdAgain(reply *ipc.Reply) {
 	case pending > 0:
 		reply.Status = ipc.StatusPending
 	}
-	d.log.Info("holding " + reply.Name + " again: " + itoa(int(reply.Count)) + " ports newly held, " +
-		itoa(failed) + " failed, " + itoa(pending) + " pending")
+	d.log.Info("holding " + reply.Name + " again: " + strconv.Itoa(int(reply.Count)) + " ports newly held, " +
+		strconv.Itoa(failed) + " failed, " + strconv.Itoa(pending) + " pending")
 }
 
 // legacy acts on a portreserve 0.0.5 release: a bare name, no reply.
@@ -240,7 +256,7 @@ func (d *daemon) legacy(req ipc.Request, cred *unix.Ucred) {
 		return
 	}
 	if known, closed, _ := d.tab.release(name); known {
-		d.limiter(cred).Info("released " + name + " (" + itoa(closed) + " ports, legacy request) for " + who(cred))
+		d.limiter(cred).Info("released " + name + " (" + strconv.Itoa(closed) + " ports, legacy request) for " + who(cred))
 	} else {
 		d.log.Debug("legacy release " + name + ": no such name")
 	}
@@ -249,7 +265,7 @@ func (d *daemon) legacy(req ipc.Request, cred *unix.Ucred) {
 // malformed logs a datagram that is not a valid request, within the
 // sender's limit (see limiter), and returns the error reply.
 func (d *daemon) malformed(dg *ipc.Datagram, req ipc.Request, status ipc.Status, why string) *ipc.Reply {
-	size := itoa(len(dg.Data))
+	size := strconv.Itoa(len(dg.Data))
 	if dg.Truncated {
 		size = "more than " + size
 	}

@@ -15,29 +15,47 @@ import (
 )
 
 // fakeHolder stands in for the sockets: it hands out real descriptors
-// (pipes' ends, so that close works) and fails the ports it is told to.
+// (unbound unix sockets, each with an inode of its own, so that close works
+// and stillOpen can tell a closed one from its number reused) and fails
+// the ports it is told to.
 type fakeHolder struct {
 	t     *testing.T
 	fail  map[uint16]syscall.Errno
 	open  map[int]string // fd -> "port/proto"
+	inode map[int]uint64 // fd -> its socket's inode
 	binds int
 }
 
 func newFake(t *testing.T) *fakeHolder {
-	return &fakeHolder{t: t, fail: map[uint16]syscall.Errno{}, open: map[int]string{}}
+	return &fakeHolder{t: t, fail: map[uint16]syscall.Errno{}, open: map[int]string{}, inode: map[int]uint64{}}
 }
 
 func (f *fakeHolder) hold(e inetaddr.Endpoint) (int, error) {
 	if errno, ok := f.fail[e.Port]; ok {
 		return -1, errno
 	}
-	fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		f.t.Fatal(err)
 	}
+	var st unix.Stat_t
+	unix.Fstat(fd, &st)
 	f.binds++
 	f.open[fd] = strconv.Itoa(int(e.Port)) + "/" + e.Proto.String()
+	f.inode[fd] = st.Ino
 	return fd, nil
+}
+
+// stillOpen counts the descriptors it handed out that are still open.
+func (f *fakeHolder) stillOpen() int {
+	n := 0
+	for fd, ino := range f.inode {
+		var st unix.Stat_t
+		if unix.Fstat(fd, &st) == nil && st.Ino == ino {
+			n++
+		}
+	}
+	return n
 }
 
 // cfg builds a configuration: each name with its (port, proto) pairs.

@@ -6,11 +6,6 @@ import (
 	"portreserve/internal/inetaddr"
 )
 
-// claim records which reservation first claimed an endpoint: an index into
-// Config.Reservations, so that no FILE:LINE string is built per port of a
-// large range unless a message needs it.
-type claim = int
-
 // add records a reservation unless its name already has the endpoint; an
 // endpoint another name has claimed is recorded for both names and
 // reported.
@@ -44,7 +39,7 @@ func (r *reader) add(res Reservation) {
 // wildcardConflict finds the reservation that e cannot be bound beside:
 // the same port and protocol on every address when e names an address, or
 // on an address when e is for every address.
-func (r *reader) wildcardConflict(e inetaddr.Endpoint) (claim, bool) {
+func (r *reader) wildcardConflict(e inetaddr.Endpoint) (int, bool) {
 	if e.Addr != inetaddr.Any {
 		c, ok := r.claims[e.OnAny()]
 		return c, ok

@@ -137,13 +137,17 @@ type reader struct {
 	cfg *Config
 	// load reads the services database; db and dbErr are what it
 	// returned, once a line named a service.
-	load   LoadServices
-	db     *services.DB
-	dbErr  error
-	claims map[inetaddr.Endpoint]claim // the first name to claim it
-	seen   map[inetaddr.Endpoint]claim // its claim in the current file
-	addrs  []inetaddr.Addr             // the addresses met so far, Any first
-	hosts  map[string]hostLookup       // host names looked up in HostsFile
+	load  LoadServices
+	db    *services.DB
+	dbErr error
+	// claims and seen map an endpoint to the reservation that claimed
+	// it first, an index into cfg.Reservations (so that no FILE:LINE
+	// string is built per port of a large range unless a message needs
+	// it): in the whole configuration, and in the current file.
+	claims map[inetaddr.Endpoint]int
+	seen   map[inetaddr.Endpoint]int
+	addrs  []inetaddr.Addr       // the addresses met so far, Any first
+	hosts  map[string]hostLookup // host names looked up in HostsFile
 	// warned and unwarned count the current file's line warnings:
 	// shown, and past MaxWarnings, only counted.
 	warned, unwarned int
@@ -161,4 +165,48 @@ type LoadServices func() (*services.DB, error)
 // Loaded is a LoadServices for a database read already.
 func Loaded(db *services.DB, err error) LoadServices {
 	return func() (*services.DB, error) { return db, err }
+}
+
+// Keep narrows c to the release names asked for (portreserve NAME...,
+// portreserve-check NAME...): their files, their reservations and the
+// problems about their files. It returns the names that have no file, in
+// the order asked. No names keeps everything.
+func (c *Config) Keep(names []string) (unknown []string) {
+	if len(names) == 0 {
+		return nil
+	}
+	asked := map[string]bool{}
+	for _, n := range names {
+		asked[n] = true
+	}
+	var files []File
+	paths := map[string]bool{}
+	for _, f := range c.Files {
+		if asked[f.Name] {
+			files = append(files, f)
+			paths[f.Path] = true
+			delete(asked, f.Name)
+		}
+	}
+	for _, n := range names {
+		paths[c.Dir+"/"+n] = true
+		if asked[n] {
+			unknown = append(unknown, n)
+			delete(asked, n)
+		}
+	}
+	var res []Reservation
+	for _, r := range c.Reservations {
+		if paths[r.File] {
+			res = append(res, r)
+		}
+	}
+	var problems []Problem
+	for _, p := range c.Problems {
+		if paths[p.File] {
+			problems = append(problems, p)
+		}
+	}
+	c.Files, c.Reservations, c.Problems = files, res, problems
+	return unknown
 }

@@ -327,3 +327,32 @@ func TestFIFO(t *testing.T) {
 func ippOnly(n int) string {
 	return "D/f:" + strconv.Itoa(n) + ": warning: service ipp is tcp only in ../../services/netbase-services: 631/udp stays open to bindresvport; write 631 to hold both, or ipp/tcp to say one is meant"
 }
+
+// TestKeep: the names asked for keep their files, reservations and
+// problems; names without a file come back in the order asked.
+func TestKeep(t *testing.T) {
+	dir := t.TempDir()
+	for name, text := range map[string]string{"a": "7000\n", "b": "7001/tcp\nbad\n", "c": "70000\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := Read(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unknown := cfg.Keep([]string{"zz", "b", "c", "yy"})
+	if want := []string{"zz", "yy"}; !reflect.DeepEqual(unknown, want) {
+		t.Errorf("Keep: unknown %q; want %q", unknown, want)
+	}
+	if got := cfg.Names(); !reflect.DeepEqual(got, []string{"b", "c"}) {
+		t.Errorf("Keep: names %q; want b c", got)
+	}
+	if len(cfg.Reservations) != 1 || cfg.Reservations[0].Name != "b" || len(cfg.Problems) != 2 {
+		t.Errorf("Keep: reservations %v, problems %v; want b's 7001/tcp and the problems of b and c", cfg.Reservations, cfg.Problems)
+	}
+	all, _ := Read(dir, nil)
+	if n := len(all.Reservations); all.Keep(nil) != nil || len(all.Reservations) != n {
+		t.Errorf("Keep(nil) changed the configuration")
+	}
+}

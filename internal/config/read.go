@@ -33,7 +33,7 @@ func Read(dir string, load LoadServices) (*Config, error) {
 		return cfg, &fs.PathError{Op: "read directory", Path: dir, Err: err}
 	}
 	sort.Strings(names)
-	r := &reader{cfg: cfg, load: load, claims: map[inetaddr.Endpoint]claim{}, addrs: []inetaddr.Addr{inetaddr.Any}}
+	r := &reader{cfg: cfg, load: load, claims: map[inetaddr.Endpoint]int{}, addrs: []inetaddr.Addr{inetaddr.Any}}
 	for _, name := range names {
 		r.readEntry(filepath.Join(dir, name), name)
 	}
@@ -107,7 +107,7 @@ func ErrText(err error) string {
 
 // parse reads the lines of one service file.
 func (r *reader) parse(name, path string, data []byte) {
-	r.seen = map[inetaddr.Endpoint]claim{}
+	r.seen = map[inetaddr.Endpoint]int{}
 	r.warned, r.unwarned = 0, 0
 	defer func() {
 		if r.unwarned > 0 {

@@ -2,6 +2,7 @@ package portreserve
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -85,26 +86,8 @@ func (d *daemon) joinRunning() int {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	d.log.Error("another portreserve holds " + d.o.pidfile + " but nothing answers on " + d.o.socket + " after " + itoa(int(joinWait/time.Second)) + " s")
+	d.log.Error("another portreserve holds " + d.o.pidfile + " but nothing answers on " + d.o.socket + " after " + strconv.Itoa(int(joinWait/time.Second)) + " s")
 	return 2
-}
-
-// worse returns the exit status that says more: 2 (could not ask) over 1
-// (some ports not held) over 3 (some pending) over 0.
-func worse(a, b int) int {
-	rank := func(code int) int {
-		switch code {
-		case 0:
-			return 0
-		case statusPending:
-			return 1
-		}
-		return code + 1
-	}
-	if rank(b) > rank(a) {
-		return b
-	}
-	return a
 }
 
 // reportFailed names the ports of name that the daemon could not hold, or
