@@ -57,7 +57,7 @@ endif
 GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags='-s -w -buildid= -X portreserve/internal/cmdline.Version=$(VERSION)'
 # The size budget: the stripped binary at most this many times
 # testdata/floor (a Go program with x/sys sockets) built the same way for
-# the same architecture (DEVELOPERS.md).
+# the same architecture.
 SIZE_RATIO := 1.40
 APPLETS := portrelease portreserve-check
 # staticcheck, pinned, installed from the Go module proxy into build/tools

@@ -24,16 +24,17 @@ import (
 )
 
 // figure is one row of the table. goal and limit are ratios to the floor:
-// goal what the figure should reach (issue 21), limit what it must not
-// exceed (the ratio issue 21 measured, which no change may make worse, or
-// for the size the budget of DEVELOPERS.md); 0 for none.
+// goal what the figure should reach (the goals of the footprint review of
+// November 2026), limit what it must not
+// exceed (the ratio that review measured, the baseline, which no change may make worse, or
+// for the size the budget, 1.40); 0 for none.
 type figure struct {
 	name        string
 	ours, floor float64
 	unit        string
 	goal, limit float64
 	// budget and ok are an absolute limit, checked by the caller: zero
-	// context switches, issue 21's thread count.
+	// context switches, the baseline's thread count.
 	budget       string
 	ok           bool
 	noFloorRatio bool
@@ -313,7 +314,7 @@ func TestBenchReport(t *testing.T) {
 		cmd.Wait()
 		fcmd.Process.Kill()
 		fcmd.Wait()
-		// The limit is issue 21's count, 6, not its ratio: the floor's
+		// The limit is the baseline's count, 6, not its ratio: the floor's
 		// count varies from 3 to 5 with scheduling.
 		threads := fewestThreads(t, append([]string{bin("portreserve")}, s.args("-f", "-N", "3")...)...)
 		add(figure{name: "idle threads (fewest of 5 starts), " + label, ours: float64(threads),
@@ -399,7 +400,7 @@ func TestBenchReport(t *testing.T) {
 	})
 	add(figure{name: "lookups per second", ours: 1e9 / float64(o.NsPerOp()), floor: 1e9 / float64(f.NsPerOp()), unit: "/s"})
 
-	// The table: a figure worse than issue 21 measured fails; one over
+	// The table: a figure worse than the baseline measured fails; one over
 	// its goal is named, and the phase table below says where it goes.
 	var b strings.Builder
 	b.WriteString("\n| figure | portreserve | floor | ratio | goal | limit | |\n|---|---:|---:|---:|---:|---:|---|\n")
@@ -492,7 +493,7 @@ func TestBenchReport(t *testing.T) {
 	b.WriteString("\nmachine: " + host + ", " + strconv.Itoa(numCPU()) + " CPUs, " + kernel() + "\n")
 	os.Stdout.WriteString(b.String())
 	if failed > 0 {
-		t.Errorf("%d figures are over their limit: worse than issue 21 measured, or over the size budget", failed)
+		t.Errorf("%d figures are over their limit: worse than the baseline measured, or over the size budget", failed)
 	}
 }
 
