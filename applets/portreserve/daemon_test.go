@@ -51,29 +51,42 @@ type inProcess struct {
 	fake    *fakeHolder
 }
 
+// newTestDaemon makes a daemon for the tests: the configuration files
+// written to dir/conf, its socket and pidfile under dir/run, the services
+// file absent, the fake holder (no port is bound) and no dropping of the
+// test's privileges. o gives the rest of the options.
+func newTestDaemon(t *testing.T, dir string, o options, files map[string]string) (*daemon, *logBuffer, *fakeHolder) {
+	t.Helper()
+	o.configDir, o.services = filepath.Join(dir, "conf"), "/nonexistent"
+	o.socket, o.pidfile = filepath.Join(dir, "run", "socket"), filepath.Join(dir, "run", "portreserve.pid")
+	if err := os.MkdirAll(o.configDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(o.configDir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log, fake := &logBuffer{}, newFake(t)
+	d := newDaemon(o, -1, &applets.Env{Stderr: log})
+	d.tab = newTable(fake.hold)
+	d.dropPrivileges = func() error { return nil }
+	return d, log, fake
+}
+
 // startInProcess writes the configuration files and starts the daemon,
 // returning once it is ready (its -N descriptor got the newline).
 func startInProcess(t *testing.T, files map[string]string, keepRunning bool) *inProcess {
 	t.Helper()
-	dir := t.TempDir()
-	p := &inProcess{conf: filepath.Join(dir, "conf"), sock: filepath.Join(dir, "run", "socket"),
-		pidfile: filepath.Join(dir, "run", "portreserve.pid"), log: &logBuffer{}, status: make(chan int, 1), fake: newFake(t)}
-	if err := os.Mkdir(p.conf, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for name, text := range files {
-		p.write(t, name, text)
-	}
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.Close() })
-	o := options{foreground: true, keepRunning: keepRunning, notifyFd: int(w.Fd()), configDir: p.conf,
-		services: "/nonexistent", socket: p.sock, pidfile: p.pidfile}
-	p.d = newDaemon(o, -1, &applets.Env{Stderr: p.log})
-	p.d.tab = newTable(p.fake.hold)
-	p.d.dropPrivileges = func() error { return nil }
+	o := options{foreground: true, keepRunning: keepRunning, notifyFd: int(w.Fd())}
+	p := &inProcess{status: make(chan int, 1)}
+	p.d, p.log, p.fake = newTestDaemon(t, t.TempDir(), o, files)
+	p.conf, p.sock, p.pidfile = p.d.o.configDir, p.d.o.socket, p.d.o.pidfile
 	go func() { p.status <- p.d.run() }()
 	ready := make(chan error, 1)
 	go func() {
@@ -303,24 +316,14 @@ func TestDaemonStartErrors(t *testing.T) {
 		{"a NAME without a file", options{only: []string{"nosuch"}}, map[string]string{"a": "7000\n"}, 1},
 		{"every bind failed", options{}, map[string]string{"a": "7999/tcp\n"}, 1},
 	} {
-		conf := filepath.Join(dir, strings.ReplaceAll(tt.what, " ", "-"))
-		os.Mkdir(conf, 0o755)
-		for name, text := range tt.files {
-			os.WriteFile(filepath.Join(conf, name), []byte(text), 0o644)
-		}
 		o := tt.o
-		o.foreground, o.notifyFd, o.configDir, o.services = true, -1, conf, "/nonexistent"
-		o.socket, o.pidfile = filepath.Join(conf+".run", "socket"), filepath.Join(conf+".run", "pid")
-		var log logBuffer
-		d := newDaemon(o, -1, &applets.Env{Stderr: &log})
-		fake := newFake(t)
+		o.foreground, o.notifyFd = true, -1
+		d, log, fake := newTestDaemon(t, filepath.Join(dir, strings.ReplaceAll(tt.what, " ", "-")), o, tt.files)
 		fake.fail[7999] = unix.EADDRINUSE
-		d.tab = newTable(fake.hold)
-		d.dropPrivileges = func() error { return nil }
 		if got := d.run(); got != tt.want {
 			t.Errorf("%s: run = %d; want %d (log %q)", tt.what, got, tt.want, log.String())
 		}
-		if _, err := os.Lstat(o.pidfile); !os.IsNotExist(err) {
+		if _, err := os.Lstat(d.o.pidfile); !os.IsNotExist(err) {
 			t.Errorf("%s: pidfile left behind", tt.what)
 		}
 	}
@@ -393,16 +396,7 @@ func TestDaemonLegacyAndMalformed(t *testing.T) {
 
 // TestDaemonDebugPhases: -d logs the start-up's phases.
 func TestDaemonDebugPhases(t *testing.T) {
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "conf")
-	os.Mkdir(conf, 0o755)
-	os.WriteFile(filepath.Join(conf, "a"), []byte("7000/tcp\n"), 0o644)
-	var log logBuffer
-	o := options{foreground: true, debug: true, notifyFd: -1, configDir: conf, services: "/nonexistent",
-		socket: filepath.Join(dir, "socket"), pidfile: filepath.Join(dir, "pid")}
-	d := newDaemon(o, -1, &applets.Env{Stderr: &log})
-	d.tab = newTable(newFake(t).hold)
-	d.dropPrivileges = func() error { return nil }
+	d, log, _ := newTestDaemon(t, t.TempDir(), options{foreground: true, debug: true, notifyFd: -1}, map[string]string{"a": "7000/tcp\n"})
 	status := make(chan int, 1)
 	go func() { status <- d.run() }()
 	for i := 0; i < 1000 && !strings.Contains(log.String(), "holding 1 ports"); i++ {

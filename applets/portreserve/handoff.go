@@ -20,22 +20,20 @@ type handed struct {
 // holds every socket again, as before). The ports stay bound throughout.
 type handoff struct {
 	t       *table
-	name    string
 	keep    bool
 	sockets []handed // in configuration order
-	// What Rollback restores: whether the name was released before,
-	// and the states it changed (entry index -> state before).
-	wasReleased bool
-	states      map[int]ipc.State
+	// What Rollback restores: the states it changed (entry index ->
+	// state before).
+	states map[int]ipc.State
 }
 
 // beginHandoff takes name's held (or kept) sockets out of the table, in
 // configuration order, without closing them, and returns the hand-off;
 // with keep, the sockets stay in the table, kept. known is false for a
-// name the table lacks. The name counts as released from now on, until a
-// rollback.
+// name the table lacks. Without keep, the name is released from now on,
+// until a rollback: its entries not handed off are Released.
 func (t *table) beginHandoff(name string, keep bool) (h *handoff, known bool) {
-	h = &handoff{t: t, name: name, keep: keep, wasReleased: t.released[name], states: map[int]ipc.State{}}
+	h = &handoff{t: t, keep: keep, states: map[int]ipc.State{}}
 	seen := map[inetaddr.Endpoint]bool{}
 	for i := range t.entries {
 		e := &t.entries[i]
@@ -60,26 +58,27 @@ func (t *table) beginHandoff(name string, keep bool) (h *handoff, known bool) {
 		}
 		h.sockets = append(h.sockets, handed{entry: ipc.Entry{Name: name, Endpoint: ep, State: state}, fd: fd})
 	}
-	if !known && !t.released[name] {
+	if !known {
 		return nil, false
-	}
-	if !keep {
-		t.released[name] = true
 	}
 	for i := range t.entries {
 		e := &t.entries[i]
-		if !e.holding() || !seen[e.endpoint()] {
+		handed := e.holding() && seen[e.endpoint()]
+		var state ipc.State
+		switch {
+		case handed && e.name == name && keep:
+			state = ipc.Kept
+		case handed && e.name == name:
+			state = ipc.HandedOff
+		case handed && !keep:
+			state = ipc.Released // its socket went with the other name
+		case e.name == name && !keep && !e.given():
+			state = ipc.Released // failed or pending: no longer wanted
+		default:
 			continue
 		}
 		h.states[i] = e.state
-		switch {
-		case e.name == name && keep:
-			e.state = ipc.Kept
-		case e.name == name:
-			e.state = ipc.HandedOff
-		case !keep:
-			e.state = ipc.Released // its socket went with the other name
-		}
+		e.state = state
 	}
 	t.gen++
 	return h, true
@@ -96,8 +95,8 @@ func (h *handoff) Commit() {
 }
 
 // Rollback undoes the hand-off, whose sockets did not all reach the
-// service: the table holds them again, every entry is as it was before,
-// and the name is released only if it was then.
+// service: the table holds them again and every entry is as it was
+// before, the name released only if it was then.
 func (h *handoff) Rollback() {
 	t := h.t
 	for _, s := range h.sockets {
@@ -105,9 +104,6 @@ func (h *handoff) Rollback() {
 	}
 	for i, state := range h.states {
 		t.entries[i].state = state
-	}
-	if !h.wasReleased {
-		delete(t.released, h.name)
 	}
 	t.gen++
 }

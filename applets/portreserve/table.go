@@ -54,22 +54,47 @@ func (e *entry) String() string {
 	return e.name + ": " + e.endpoint().String() + " (" + e.file + ":" + strconv.Itoa(int(e.line)) + ")"
 }
 
-// table is the daemon's state: every reservation in configuration order,
-// the sockets that hold them, and the names that have been released. A
-// (port, protocol) claimed by two names is held by one socket; releasing
-// either name closes it.
+// table is the daemon's state: every reservation in configuration order
+// and the sockets that hold them. A (port, protocol) claimed by two names
+// is held by one socket; releasing either name closes it.
+//
+// The entries are the one record of what was released: a name is released
+// when every entry of it is Released or HandedOff (see given), and such a
+// name is never bound again until it is held again.
 type table struct {
-	entries  []entry
-	fds      sockets         // held sockets
-	released map[string]bool // names released, never taken again
-	gen      uint32          // changes whenever an entry changes state
+	entries []entry
+	fds     sockets // held sockets
+	gen     uint32  // changes whenever an entry changes state
 	// hold binds a port and returns the socket (holder.hold, or a fake
 	// in tests).
 	hold func(inetaddr.Endpoint) (int, error)
 }
 
 func newTable(hold func(inetaddr.Endpoint) (int, error)) *table {
-	return &table{fds: newSockets(), released: map[string]bool{}, hold: hold}
+	return &table{fds: newSockets(), hold: hold}
+}
+
+// given reports whether the entry's port was given up: released, or its
+// socket handed to a service.
+func (e *entry) given() bool {
+	return e.state == ipc.Released || e.state == ipc.HandedOff
+}
+
+// releasedNames is the set of names released: every entry of each given.
+func (t *table) releasedNames() map[string]bool {
+	out := map[string]bool{}
+	for i := range t.entries {
+		e := &t.entries[i]
+		if r, seen := out[e.name]; !seen || r {
+			out[e.name] = e.given()
+		}
+	}
+	for name, r := range out {
+		if !r {
+			delete(out, name)
+		}
+	}
+	return out
 }
 
 // held is the number of sockets held.
@@ -88,6 +113,7 @@ func (t *table) load(cfg *config.Config) {
 		name string
 		inetaddr.Endpoint
 	}
+	released := t.releasedNames()
 	wasHeld := map[nameKey]ipc.State{}
 	old := map[string][]entry{}
 	var oldNames []string
@@ -105,7 +131,7 @@ func (t *table) load(cfg *config.Config) {
 	var last *origin
 	for i := range cfg.Reservations {
 		r := &cfg.Reservations[i]
-		if t.released[r.Name] {
+		if released[r.Name] {
 			if !placed[r.Name] {
 				entries = append(entries, old[r.Name]...)
 			}
@@ -122,9 +148,8 @@ func (t *table) load(cfg *config.Config) {
 			continue
 		}
 		// No longer configured: released, and listed as such.
-		t.released[name] = true
 		for _, e := range old[name] {
-			if e.holding() {
+			if !e.given() {
 				e.state = ipc.Released
 			}
 			entries = append(entries, e)
@@ -199,21 +224,20 @@ func (t *table) holdAgain(name string, cfg *config.Config) (known bool) {
 		at = len(rest)
 	}
 	t.entries = append(append(append([]entry(nil), rest[:at]...), fresh...), rest[at:]...)
-	delete(t.released, name)
 	t.closeUnwanted()
 	t.gen++
 	return true
 }
 
-// bindAll binds every entry not yet bound, failed, absent or pending, of
-// names not released, and returns the entries that failed now, and those
+// bindAll binds every entry not yet bound, failed, absent or pending (an
+// entry of a released name is none of these), and returns the entries that failed now, and those
 // found absent now that were not before (not failures: see ipc.Absent).
 // Those blocked by TIME_WAIT connections become Pending: retryPending binds
 // them later.
 func (t *table) bindAll() (failed, absent []*entry) {
 	for i := range t.entries {
 		e := &t.entries[i]
-		if t.released[e.name] || e.holding() || e.state == ipc.Released || e.state == ipc.HandedOff {
+		if e.holding() || e.given() {
 			continue
 		}
 		was := e.state
@@ -260,7 +284,7 @@ func (t *table) bind(e *entry) bool {
 func (t *table) retryPending() (held []*entry, pending int) {
 	for i := range t.entries {
 		e := &t.entries[i]
-		if e.state != ipc.Pending || t.released[e.name] {
+		if e.state != ipc.Pending {
 			continue
 		}
 		if t.bind(e) {
@@ -303,8 +327,10 @@ func errnoOf(err error) syscall.Errno {
 }
 
 // release lets go of name's ports: the sockets are closed before release
-// returns. It reports whether the name is known, how many sockets were
-// closed and how many entries the name has.
+// returns, and every entry of the name not handed off is Released (one
+// that failed, or was pending, is no longer wanted). It reports whether
+// the name is known, how many sockets were closed and how many entries
+// the name has.
 func (t *table) release(name string) (known bool, closed, total int) {
 	for i := range t.entries {
 		e := &t.entries[i]
@@ -313,22 +339,20 @@ func (t *table) release(name string) (known bool, closed, total int) {
 		}
 		known = true
 		total++
-		if e.state == ipc.Pending {
-			e.state = ipc.Released // no longer waited for
+		if e.holding() {
+			if fd, ok := t.fds.get(e.endpoint()); ok {
+				unix.Close(fd)
+				t.fds.del(e.endpoint())
+				closed++
+			}
 		}
-		if !e.holding() {
-			continue
-		}
-		if fd, ok := t.fds.get(e.endpoint()); ok {
-			unix.Close(fd)
-			t.fds.del(e.endpoint())
-			closed++
+		if e.state != ipc.HandedOff {
+			e.state = ipc.Released
 		}
 	}
-	if !known && !t.released[name] {
+	if !known {
 		return false, 0, 0
 	}
-	t.released[name] = true
 	// Entries of other names that shared a closed socket are released
 	// with it.
 	for i := range t.entries {
@@ -345,15 +369,15 @@ func (t *table) release(name string) (known bool, closed, total int) {
 
 // releaseAll lets go of every port and returns how many names were
 // released.
-func (t *table) releaseAll() int {
-	names := 0
+func (t *table) releaseAll() (names int) {
+	released := t.releasedNames()
 	for i := range t.entries {
 		e := &t.entries[i]
-		if !t.released[e.name] {
-			t.released[e.name] = true
+		if !released[e.name] {
+			released[e.name] = true
 			names++
 		}
-		if e.holding() || e.state == ipc.Pending {
+		if !e.given() {
 			e.state = ipc.Released
 		}
 	}

@@ -171,8 +171,8 @@ func TestTableReload(t *testing.T) {
 	if tab.held() != 4 {
 		t.Errorf("held() = %d; want 4 (600, 604, 700, 606)", tab.held())
 	}
-	if !tab.released["c"] || !tab.released["b"] {
-		t.Errorf("released = %v; want b and c", tab.released)
+	if released := tab.releasedNames(); !reflect.DeepEqual(released, map[string]bool{"b": true, "c": true}) {
+		t.Errorf("releasedNames() = %v; want b and c", released)
 	}
 	if tab.gen == gen {
 		t.Errorf("generation unchanged by a reload")
@@ -234,9 +234,9 @@ func TestTableHandoffRollback(t *testing.T) {
 		for _, name := range []string{"a", "k"} {
 			h, _ := tab.beginHandoff(name, keep)
 			h.Rollback()
-			if got := states(); !reflect.DeepEqual(got, before) || tab.held() != held || tab.released[name] {
+			if got := states(); !reflect.DeepEqual(got, before) || tab.held() != held || tab.releasedNames()[name] {
 				t.Errorf("beginHandoff(%s, keep %v) then Rollback: states %v, %d held, released %v; want %v, %d, false",
-					name, keep, got, tab.held(), tab.released[name], before, held)
+					name, keep, got, tab.held(), tab.releasedNames()[name], before, held)
 			}
 		}
 	}

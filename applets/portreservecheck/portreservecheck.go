@@ -149,20 +149,20 @@ func (c *check) run() int {
 		c.problem(config.Problem{File: c.o.configDir, Msg: err.Error()})
 		return 1
 	}
-	wanted := c.filter(cfg)
-	for _, p := range cfg.Problems {
-		if c.wants(p.File, cfg) {
-			c.problem(p)
-		}
+	for _, n := range cfg.Keep(c.names) {
+		c.problem(config.Problem{File: cfg.Dir, Msg: "no configuration file for " + n})
 	}
-	for _, p := range c.warnings(cfg, wanted) {
+	for _, p := range cfg.Problems {
+		c.problem(p)
+	}
+	for _, p := range c.warnings(cfg) {
 		c.problem(p)
 	}
 	daemon, status := c.askDaemon()
 	if status == 2 {
 		return 2
 	}
-	rows := c.rows(wanted, daemon)
+	rows := c.rows(cfg.Reservations, daemon)
 	if !c.env.Write("portreserve-check", "the table", c.stdout, c.table(rows)) {
 		return 2
 	}
@@ -184,52 +184,6 @@ func (c *check) problem(p config.Problem) {
 		c.errors++
 	}
 	io.WriteString(c.stderr, p.String()+"\n")
-}
-
-// filter returns the reservations of the NAMEs asked about (all without
-// NAMEs), and reports NAMEs the configuration does not have.
-func (c *check) filter(cfg *config.Config) []config.Reservation {
-	if len(c.names) == 0 {
-		return cfg.Reservations
-	}
-	asked := map[string]bool{}
-	for _, n := range c.names {
-		asked[n] = true
-	}
-	known := map[string]bool{}
-	for _, f := range cfg.Files {
-		known[f.Name] = true
-	}
-	for _, n := range c.names {
-		if !known[n] {
-			c.problem(config.Problem{File: cfg.Dir, Msg: "no configuration file for " + n})
-		}
-	}
-	var out []config.Reservation
-	for _, r := range cfg.Reservations {
-		if asked[r.Name] {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-// wants reports whether a problem in file concerns the NAMEs asked about.
-func (c *check) wants(file string, cfg *config.Config) bool {
-	if len(c.names) == 0 {
-		return true
-	}
-	for _, n := range c.names {
-		for _, f := range cfg.Files {
-			if f.Name == n && f.Path == file {
-				return true
-			}
-		}
-		if file == cfg.Dir+"/"+n {
-			return true
-		}
-	}
-	return false
 }
 
 // askDaemon lists the daemon's reservations. The map is nil when no daemon
@@ -301,16 +255,23 @@ func (c *check) rows(wanted []config.Reservation, daemon map[nameEndpoint]ipc.En
 	for _, r := range wanted {
 		add(r.Name, r.Endpoint)
 	}
-	asked := map[string]bool{}
-	for _, n := range c.names {
-		asked[n] = true
-	}
 	for _, e := range sortedEntries(daemon) {
-		if len(c.names) == 0 || asked[e.Name] {
+		if c.asked(e.Name) {
 			add(e.Name, e.Endpoint)
 		}
 	}
 	return rows
+}
+
+// asked reports whether name is among the NAMEs asked about (any name
+// without NAMEs).
+func (c *check) asked(name string) bool {
+	for _, n := range c.names {
+		if n == name {
+			return true
+		}
+	}
+	return len(c.names) == 0
 }
 
 // sortedEntries returns the daemon's entries by name, port, protocol and

@@ -22,7 +22,7 @@ const (
 // warnings returns the warnings beyond the reader's own: ports that
 // bindresvport never takes or skips anyway, configuration files others can
 // write, and with -v the files skipped for their names.
-func (c *check) warnings(cfg *config.Config, wanted []config.Reservation) []config.Problem {
+func (c *check) warnings(cfg *config.Config) []config.Problem {
 	var out []config.Problem
 	ephLow, ephHigh := ephemeralRange(c.proc)
 	black := readBlacklist(c.o.blacklist)
@@ -35,7 +35,7 @@ func (c *check) warnings(cfg *config.Config, wanted []config.Reservation) []conf
 	listed := map[lineKey][]string{}
 	last := map[lineKey]string{} // a line's last port: one per address
 	var order []lineKey
-	for _, r := range wanted {
+	for _, r := range cfg.Reservations {
 		k := lineKey{r.File, r.Line}
 		if _, ok := outside[k]; !ok {
 			if _, ok := listed[k]; !ok {
@@ -107,9 +107,6 @@ func (c *check) permissionWarnings(cfg *config.Config) []config.Problem {
 		out = append(out, config.Problem{File: p.Dir, Warning: true, Msg: what + " " + p.Why + ": that user can replace the configuration"})
 	}
 	for _, f := range cfg.Files {
-		if !c.wants(f.Path, cfg) {
-			continue
-		}
 		var st unix.Stat_t
 		if unix.Stat(f.Path, &st) != nil {
 			continue
