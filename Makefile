@@ -54,7 +54,7 @@ VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo unkn
 endif
 # Static, no cgo; no paths, build id or VCS stamp in the binary, so that
 # two builds of one tree give identical bytes.
-GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags='-s -w -buildid= -X portreserve/internal/cmdline.Version=$(VERSION)'
+GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags='-s -w -buildid= -X portreserve/applets.Version=$(VERSION)'
 # The size budget: the stripped binary at most this many times
 # testdata/floor (a Go program with x/sys sockets) built the same way for
 # the same architecture.

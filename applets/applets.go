@@ -36,6 +36,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// Version is the program's version, which every applet's --version
+// prints: make sets it at build time from the VCS (git describe, with
+// -ldflags -X portreserve/applets.Version=...), or from VERSION= on its
+// command line where there is no VCS; a build without make says
+// "unknown".
+var Version = "unknown"
+
 // Applet is one command of the multicall binary.
 type Applet struct {
 	Name    string

@@ -75,7 +75,7 @@ func run(args []string, env *applets.Env, exec execFunc) int {
 	var execName string
 	timeout := DefaultTimeout
 	socket := ipc.DefaultSocket
-	set := cmdline.New("portrelease", Usage)
+	set := cmdline.New("portrelease", applets.Version, Usage)
 	set.Stdout, set.Stderr = env.Stdout, env.Stderr
 	set.Flag('q', "quiet", &quiet)
 	set.Seconds('t', "timeout", &timeout)

@@ -86,7 +86,7 @@ func Main(args []string, env *applets.Env) int {
 		socket:    ipc.DefaultSocket,
 		pidfile:   DefaultPidfile,
 	}
-	set := cmdline.New("portreserve", Usage)
+	set := cmdline.New("portreserve", applets.Version, Usage)
 	set.Stdout, set.Stderr = env.Stdout, env.Stderr
 	set.Flag('f', "foreground", &o.foreground)
 	set.Flag('d', "debug", &o.debug)

@@ -90,7 +90,7 @@ func run(args []string, env *applets.Env, proc string) int {
 		blacklist: DefaultBlacklist,
 		timeout:   5 * time.Second,
 	}
-	set := cmdline.New("portreserve-check", Usage)
+	set := cmdline.New("portreserve-check", applets.Version, Usage)
 	set.Stdout, set.Stderr = env.Stdout, env.Stderr
 	set.Flag('n', "no-header", &o.noHeader)
 	set.Flag('q', "quiet", &o.quiet)

@@ -25,13 +25,6 @@ var ErrHelp = errors.New("help requested")
 // ErrVersion is returned by Parse when the user asked for --version.
 var ErrVersion = errors.New("version requested")
 
-// Version is the program's version, which --version prints: make sets it
-// at build time from the VCS (git describe, with -ldflags -X
-// portreserve/internal/cmdline.Version=...), or from VERSION= on its
-// command line where there is no VCS; a build without make says
-// "unknown".
-var Version = "unknown"
-
 // UsageError is a mistake on the command line.
 type UsageError struct {
 	Msg string
@@ -41,8 +34,9 @@ func (e *UsageError) Error() string { return e.Msg }
 
 // Set is the options one applet accepts.
 type Set struct {
-	Name   string    // the applet's name, for messages
-	Usage  string    // the usage text printed by --help and on errors
+	Name    string    // the applet's name, for messages
+	Version string    // printed by --version after the name
+	Usage   string    // the usage text printed by --help and on errors
 	Stdout io.Writer // for --help; os.Stdout when nil
 	Stderr io.Writer // for errors; os.Stderr when nil
 	// StopAtOperand, when set and true at the first operand, ends the
@@ -59,9 +53,10 @@ type option struct {
 	set   func(v string) error // called with the argument ("" for flags)
 }
 
-// New returns an empty Set for the applet name with the given usage text.
-func New(name, usage string) *Set {
-	return &Set{Name: name, Usage: usage}
+// New returns an empty Set for the applet name, its version and its usage
+// text.
+func New(name, version, usage string) *Set {
+	return &Set{Name: name, Version: version, Usage: usage}
 }
 
 // Flag defines a boolean option; short may be 0 and long "" for none.
@@ -229,7 +224,7 @@ func (s *Set) Help() int {
 // PrintVersion prints "NAME VERSION" on stdout and returns exit status 0,
 // or 1 when it could not be written.
 func (s *Set) PrintVersion() int {
-	return s.print("the version", s.Name+" "+Version+"\n")
+	return s.print("the version", s.Name+" "+s.Version+"\n")
 }
 
 // print writes text, what was asked for, on stdout and returns exit
