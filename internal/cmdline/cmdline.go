@@ -37,8 +37,8 @@ type Set struct {
 	Name    string    // the applet's name, for messages
 	Version string    // printed by --version after the name
 	Usage   string    // the usage text printed by --help and on errors
-	Stdout io.Writer // for --help; os.Stdout when nil
-	Stderr io.Writer // for errors; os.Stderr when nil
+	Stdout  io.Writer // for --help; os.Stdout when nil
+	Stderr  io.Writer // for errors; os.Stderr when nil
 	// StopAtOperand, when set and true at the first operand, ends the
 	// options there, as for a command to run: "--exec NAME cmd -f"
 	// leaves -f to cmd.
