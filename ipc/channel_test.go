@@ -55,7 +55,7 @@ func receiveOne(t *testing.T, lfd int, path string, data []byte, fds ...int) Dat
 
 func TestReceiveReplyChannel(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "socket")
-	lfd, err := Listen(path)
+	lfd, err := Listen(path, 0o666)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,9 +30,19 @@ type Conn struct {
 	v1 bool
 }
 
-// Dial connects to the daemon's socket at path. It returns ErrNoDaemon when
-// no daemon is there.
+// Dial connects to the daemon whose socket is at path: on its admin socket
+// (AdminPath), which no other user can reach, when the caller may write
+// it (root, the daemon's user), else on the socket at path. It returns
+// ErrNoDaemon when no daemon is there.
 func Dial(path string) (*Conn, error) {
+	if c, err := dial(AdminPath(path)); err == nil {
+		return c, nil
+	}
+	return dial(path)
+}
+
+// dial connects to the daemon socket at path.
+func dial(path string) (*Conn, error) {
 	sa, err := sockaddr(path)
 	if err != nil {
 		return nil, err

@@ -12,6 +12,14 @@ import (
 // DefaultSocket is where the daemon listens unless told otherwise.
 const DefaultSocket = "/run/portreserve/socket"
 
+// AdminPath is the path of the daemon's admin socket beside its socket at
+// path: path with ".admin" added. The admin socket is mode 0600, so that
+// only the daemon's user and root (who may write any file) can send to
+// it: no other user's datagram, and none of the descriptors that come
+// with one, ever reaches the loop that serves it. The socket at path is
+// mode 0666, for everyone's lists and for older clients.
+func AdminPath(path string) string { return path + ".admin" }
+
 // ErrInUse means another process is serving on the socket path.
 var ErrInUse = errors.New("socket is in use by a running daemon")
 
@@ -24,14 +32,15 @@ func sockaddr(path string) (*unix.SockaddrUnix, error) {
 	return &unix.SockaddrUnix{Name: path}, nil
 }
 
-// Listen binds the daemon's socket at path, mode 0666 so that anyone may
-// list (the daemon checks credentials on every request that changes
-// state), with SO_PASSCRED on so that every datagram arrives with the
+// Listen binds a daemon socket at path with the file mode mode: 0666 for
+// the socket at DefaultSocket, so that anyone may list (the daemon checks
+// credentials on every request that changes state), 0600 for the one at
+// AdminPath. SO_PASSCRED is on, so that every datagram arrives with the
 // sender's kernel-verified credentials. A socket file left behind by a
 // daemon that died is detected (nobody answers a connect) and replaced; one
 // that a live process serves makes Listen fail with ErrInUse. The caller
 // creates the directory.
-func Listen(path string) (int, error) {
+func Listen(path string, mode uint32) (int, error) {
 	sa, err := sockaddr(path)
 	if err != nil {
 		return -1, err
@@ -57,7 +66,7 @@ func Listen(path string) (int, error) {
 		}
 		return -1, &os.PathError{Op: "bind", Path: path, Err: err}
 	}
-	if err := unix.Fchmodat(unix.AT_FDCWD, path, 0o666, 0); err != nil {
+	if err := unix.Fchmodat(unix.AT_FDCWD, path, mode, 0); err != nil {
 		unix.Close(fd)
 		os.Remove(path)
 		return -1, &os.PathError{Op: "chmod", Path: path, Err: err}

@@ -55,6 +55,10 @@ const (
 	// StatusPending: hold again held what it could, and the rest is
 	// pending (see Pending): held within a minute, by the daemon itself.
 	StatusPending Status = 9
+	// StatusExiting: the daemon is exiting (the last name was released,
+	// or a signal came) and will not hold anything more; a client that
+	// wants ports held starts a new daemon once this one is gone.
+	StatusExiting Status = 10
 )
 
 // String returns the status as a message for the user.
@@ -78,6 +82,8 @@ func (s Status) String() string {
 		return "malformed request"
 	case StatusFailed:
 		return "failed"
+	case StatusExiting:
+		return "the daemon is exiting"
 	case StatusPending:
 		return "pending: blocked by connections in TIME_WAIT, held once they expire"
 	}

@@ -30,7 +30,8 @@ type daemon struct {
 	keepStderr bool
 	log        *logger.Logger
 	pid        *pidfile
-	ctl        int // control socket
+	ctl        int // the socket at o.socket: everyone's (see serve)
+	admin      int // the admin socket (ipc.AdminPath): root's and the daemon's user's
 	holder     *holder
 	// clock times start-up for the debug log; nil when not debugging,
 	// and once the daemon is ready.
@@ -45,6 +46,7 @@ type daemon struct {
 	mu      sync.Mutex // guards everything below; signals and requests take it
 	tab     *table
 	started bool // start-up went as far as serving
+	serving bool // serve runs: the public loop closes d.ctl itself
 	exiting bool
 	retry   *time.Timer // armed while ports are pending (see schedulePending)
 
@@ -75,7 +77,7 @@ func newDaemon(o options, statusFd int, env *applets.Env) *daemon {
 		}
 	}
 	h := newHolder()
-	return &daemon{o: o, env: env, statusFd: statusFd, keepStderr: keepStderr, log: log, ctl: -1, holder: h, tab: newTable(h.hold),
+	return &daemon{o: o, env: env, statusFd: statusFd, keepStderr: keepStderr, log: log, ctl: -1, admin: -1, holder: h, tab: newTable(h.hold),
 		dropPrivileges: dropPrivileges,
 		othersLog:      &logger.Limiter{Log: log, What: "messages about other users' requests", Max: othersPerSecond, Window: time.Second},
 		adminLog:       &logger.Limiter{Log: log, What: "messages about root's requests", Max: adminPerSecond, Window: time.Second},

@@ -12,10 +12,52 @@ import (
 	"portreserve/ipc"
 )
 
+// publicGrace bounds how long serve waits at the end for the public
+// loop to answer what was queued on its socket and close it.
+const publicGrace = 100 * time.Millisecond
+
 // serve answers requests until nothing is held or a signal ends the
 // daemon, then answers what was queued, lets go of everything and
 // returns.
+//
+// Each socket has a loop of its own. Anyone may send to the public one,
+// and with a datagram come descriptors (its reply channel, or anything
+// else), which the loop that reads them may have to close: a close can
+// block for as long as their sender likes (a TCP socket lingering until
+// its peer reads, a file on a FUSE mount the sender serves), and so can
+// the recvmsg that drops descriptors beyond its control buffer. Whatever
+// the public loop is stuck in, the admin loop, which only root and the
+// daemon's user can reach, goes on serving releases, hand-offs and
+// hold-agains; the two share the table under d.mu, which neither holds
+// while it receives, answers or closes.
 func (d *daemon) serve() {
+	d.serving = true
+	publicDone := make(chan struct{})
+	go func() {
+		d.loop(d.ctl, "public socket")
+		unix.Close(d.ctl)
+		close(publicDone)
+	}()
+	d.loop(d.admin, "admin socket")
+	// Whatever was queued before the daemon stopped serving has been
+	// answered: let go of everything.
+	d.mu.Lock()
+	d.tab.releaseAll()
+	d.mu.Unlock()
+	select {
+	case <-publicDone:
+	case <-time.After(publicGrace):
+		// Stuck in a close another user made block: the socket is
+		// gone from the file system, and the process's exit ends it.
+	}
+	d.mu.Lock()
+	d.cleanup()
+	d.mu.Unlock()
+}
+
+// loop answers the datagrams that arrive on fd until the daemon stops
+// serving and the queue is drained.
+func (d *daemon) loop(fd int, what string) {
 	// A buffer one byte larger than any request: larger datagrams come
 	// back truncated and flagged, and are refused by size without the
 	// daemon ever allocating for them.
@@ -23,20 +65,20 @@ func (d *daemon) serve() {
 	oob := make([]byte, ipc.OOBSize)
 	flags := 0
 	for {
-		// Idle, the daemon sits here: one blocking recvmsg, no timers,
-		// no polling, so it costs no wake-ups at all. Once it stops
-		// serving, it reads what is left without waiting.
-		dg, err := ipc.Receive(d.ctl, buf, oob, flags)
+		// Idle, the daemon sits here: one blocking recvmsg per socket,
+		// no timers, no polling, so it costs no wake-ups at all. Once
+		// it stops serving, it reads what is left without waiting.
+		dg, err := ipc.Receive(fd, buf, oob, flags)
 		d.mu.Lock()
 		if d.exiting && (err != nil || drained(&dg)) {
-			break
+			d.mu.Unlock()
+			return
 		}
 		if err != nil {
 			d.mu.Unlock()
-			d.log.Error("receive on " + d.o.socket + ": " + err.Error())
+			d.log.Error("receive on the " + what + ": " + err.Error())
 			if err == unix.EBADF || err == unix.ENOTSOCK {
-				d.mu.Lock()
-				break
+				return
 			}
 			continue
 		}
@@ -51,14 +93,9 @@ func (d *daemon) serve() {
 		if d.exiting {
 			flags = unix.MSG_DONTWAIT
 		}
-		d.answer(&dg, reply)
 		d.mu.Unlock()
+		d.answer(&dg, reply)
 	}
-	// Whatever was queued before the daemon stopped serving has been
-	// answered: let go of everything.
-	d.tab.releaseAll()
-	d.cleanup()
-	d.mu.Unlock()
 }
 
 // allowed reports whether cred may change state: root and the daemon's own
@@ -99,6 +136,12 @@ func (d *daemon) handle(dg *ipc.Datagram) *ipc.Reply {
 	if req.Op != ipc.OpList && !allowed(dg.Cred) {
 		d.limiter(dg.Cred).Warn(req.Op.String() + " " + req.Name + " refused: " + who(dg.Cred) + " is not root or the daemon's user")
 		reply.Status = ipc.StatusDenied
+		return reply
+	}
+	if d.exiting && (req.Op == ipc.OpHold || req.Op == ipc.OpReload) {
+		// Whatever it bound now, the exit would let go of at once.
+		reply.Status = ipc.StatusExiting
+		d.log.Debug(req.Op.String() + " " + req.Name + " from " + who(dg.Cred) + ": refused, exiting")
 		return reply
 	}
 	switch req.Op {

@@ -89,7 +89,9 @@ func (d *daemon) idle() bool {
 func (d *daemon) stopServing() {
 	d.exiting = true
 	os.Remove(d.o.socket)
+	os.Remove(ipc.AdminPath(d.o.socket))
 	unix.Shutdown(d.ctl, unix.SHUT_RD)
+	unix.Shutdown(d.admin, unix.SHUT_RD)
 	d.pid.remove()
 	d.pid = nil
 }
@@ -101,15 +103,25 @@ func drained(dg *ipc.Datagram) bool {
 	return len(dg.Data) == 0 && dg.Cred == nil && dg.Reply < 0
 }
 
-// cleanup closes the socket and removes it and the pidfile, unless
-// stopServing did already: by then a new daemon may own the paths.
+// cleanup closes the sockets and removes them and the pidfile, unless
+// stopServing did already: by then a new daemon may own the paths. Once
+// serve runs, the public socket is its loop's to close.
 func (d *daemon) cleanup() {
-	if d.ctl >= 0 {
-		if !d.exiting {
+	if !d.exiting {
+		if d.ctl >= 0 {
 			os.Remove(d.o.socket)
 		}
+		if d.admin >= 0 {
+			os.Remove(ipc.AdminPath(d.o.socket))
+		}
+	}
+	if d.ctl >= 0 && !d.serving {
 		unix.Close(d.ctl)
 		d.ctl = -1
+	}
+	if d.admin >= 0 {
+		unix.Close(d.admin)
+		d.admin = -1
 	}
 	if d.retry != nil {
 		d.retry.Stop()

@@ -213,7 +213,9 @@ func (d *daemon) readConfig() (*config.Config, error) {
 	return cfg, nil
 }
 
-// listen creates the socket's directory where needed and binds the socket.
+// listen creates the socket's directory where needed and binds the
+// sockets: the one at o.socket for everyone, the admin socket beside it
+// for root and the daemon's user.
 func (d *daemon) listen() error {
 	dir := filepath.Dir(d.o.socket)
 	if err := mkdirParents(dir); err != nil {
@@ -222,11 +224,14 @@ func (d *daemon) listen() error {
 	if err := checkSocketDir(dir); err != nil {
 		return err
 	}
-	fd, err := ipc.Listen(d.o.socket)
+	fd, err := ipc.Listen(d.o.socket, 0o666)
 	if err != nil {
 		return err
 	}
 	d.ctl = fd
+	if d.admin, err = ipc.Listen(ipc.AdminPath(d.o.socket), 0o600); err != nil {
+		return err
+	}
 	return nil
 }
 

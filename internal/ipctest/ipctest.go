@@ -41,7 +41,7 @@ type Daemon struct {
 func Start(t *testing.T, answer Answer) *Daemon {
 	t.Helper()
 	d := &Daemon{Path: filepath.Join(t.TempDir(), "socket")}
-	fd, err := ipc.Listen(d.Path)
+	fd, err := ipc.Listen(d.Path, 0o666)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@
 //	hostile partial-handoff SOCKET NAME PAGES
 //	hostile forge SOCKET
 //	hostile release-all SOCKET
+//	hostile linger SOCKET refused|extra|queued
 package main
 
 import (
@@ -50,6 +51,8 @@ func hostile(args []string) int {
 		return forge(args[1])
 	case "release-all":
 		return releaseAll(args[1])
+	case "linger":
+		return linger(args[1], args[2])
 	case "partial-handoff":
 		pages, _ := strconv.Atoi(args[3])
 		return partialHandoff(args[1], args[2], pages)
@@ -354,5 +357,89 @@ func releaseAll(sock string) int {
 		}
 	}
 	os.Stdout.WriteString(strconv.Itoa(held) + " held\n")
+	return 0
+}
+
+// linger makes the daemon's close of a descriptor it sends block: a TCP
+// connection on 127.0.0.1 with SO_LINGER set to 2^31-1 seconds and its
+// send queue full of data that the peer (kept open here, never read)
+// does not take, so that a close waits until the peer reads, which it
+// never does. It sends the connection to the daemon one of three ways and
+// drops its own reference, so that the daemon's close is the last:
+//
+//	refused  as the only descriptor of a list request: not a reply
+//	         channel, the daemon refuses and closes it
+//	extra    as the third of three descriptors: beyond the daemon's
+//	         control buffer, the kernel drops it inside its recvmsg
+//	queued   queued in a valid reply channel (a list request): closing
+//	         the channel after the reply purges its queue
+//
+// It says "lingering" once the datagram is sent, then stays until killed.
+func linger(sock, how string) int {
+	fail := func(what string, err error) int {
+		os.Stdout.WriteString(what + ": " + err.Error() + "\n")
+		return 1
+	}
+	ln, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fail("socket", err)
+	}
+	lo := &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}
+	if err := unix.Bind(ln, lo); err != nil {
+		return fail("bind", err)
+	}
+	unix.Listen(ln, 1)
+	sa, _ := unix.Getsockname(ln)
+	conn, _ := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	// Small buffers fill fast; the peer's stays full, unread.
+	unix.SetsockoptInt(conn, unix.SOL_SOCKET, unix.SO_SNDBUF, 4096)
+	if err := unix.Connect(conn, sa); err != nil {
+		return fail("connect", err)
+	}
+	peer, _, err := unix.Accept(ln)
+	if err != nil {
+		return fail("accept", err)
+	}
+	unix.SetsockoptInt(peer, unix.SOL_SOCKET, unix.SO_RCVBUF, 4096)
+	unix.SetNonblock(conn, true)
+	junk := make([]byte, 65536)
+	for {
+		if _, err := unix.Write(conn, junk); err != nil {
+			break // EAGAIN: both buffers full
+		}
+	}
+	unix.SetsockoptLinger(conn, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 1<<31 - 1})
+	fd, err := rawsock.DialAutobound(sock)
+	if err != nil {
+		return fail("dial", err)
+	}
+	list := (&ipc.Request{Op: ipc.OpList}).Marshal()
+	switch how {
+	case "refused":
+		err = rawsock.Sendmsg(fd, list, conn)
+	case "extra":
+		a, _ := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		b, _ := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		err = rawsock.Sendmsg(fd, list, a, b, conn)
+	case "queued":
+		mine, theirs, cerr := rawsock.Channel()
+		if cerr != nil {
+			return fail("socketpair", cerr)
+		}
+		// Queued for the end the daemon gets: mine sends to theirs.
+		if err = rawsock.Sendmsg(mine, []byte("x"), conn); err == nil {
+			err = rawsock.Sendmsg(fd, list, theirs)
+		}
+		unix.Close(theirs)
+	default:
+		os.Stdout.WriteString("unknown way " + how + "\n")
+		return 2
+	}
+	if err != nil {
+		return fail("send", err)
+	}
+	unix.Close(conn)
+	os.Stdout.WriteString("lingering\n")
+	waitForKill()
 	return 0
 }

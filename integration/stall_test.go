@@ -1,0 +1,123 @@
+//go:build integration
+
+package integration
+
+// A local user makes the daemon's close of a descriptor block: a TCP
+// connection lingering until its peer reads, which it never does
+// (testcmd/hostile linger). Whichever loop closes it is stuck there until
+// the user lets go; these tests check that it is never the one that
+// serves root.
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"portreserve/integration/internal/rawsock"
+	"portreserve/ipc"
+)
+
+// threadsAndFds returns how many threads and open descriptors process pid
+// has.
+func threadsAndFds(t *testing.T, pid int) (threads, fds int) {
+	t.Helper()
+	status, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "Threads:"); ok {
+			threads, _ = strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	ents, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return threads, len(ents)
+}
+
+// publicAnswers reports whether a list sent to the public socket at sock,
+// bypassing the admin socket, is answered within wait.
+func publicAnswers(t *testing.T, sock string, wait time.Duration) bool {
+	t.Helper()
+	fd, err := rawsock.DialAutobound(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	mine, theirs, err := rawsock.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(mine)
+	err = rawsock.Sendmsg(fd, (&ipc.Request{Version: 1, Op: ipc.OpList}).Marshal(), theirs)
+	unix.Close(theirs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tv := unix.NsecToTimeval(wait.Nanoseconds())
+	unix.SetsockoptTimeval(mine, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	n, err := unix.Read(mine, make([]byte, ipc.MaxReplySize))
+	return err == nil && n > 0
+}
+
+// TestHostileStall: another user's lingering connection reaches the
+// daemon three ways (testcmd/hostile linger): refused as a reply channel,
+// dropped as a descriptor beyond the control buffer, and queued inside a
+// valid reply channel. While it holds, root's release, hold-again,
+// hand-off and list are each answered within their normal time, 20 of 20,
+// and the daemon's threads and descriptors stay bounded. Before the admin
+// socket, each way stopped all serving until the attacker let go.
+func TestHostileStall(t *testing.T) {
+	needNetns(t)
+	for _, how := range []string{"refused", "extra", "queued"} {
+		t.Run(how, func(t *testing.T) {
+			s := newSetup(t, map[string]string{"a": "7901/tcp\n", "b": "7902/tcp\n", "keep": "7903/udp\n"})
+			s.mustStart(t)
+			s.openToOthers()
+			pid := s.daemonPid()
+			threads0, fds0 := threadsAndFds(t, pid)
+			if line := startHostile(t, asNobody(t, "linger", s.sock, how)); line != "lingering" {
+				t.Fatalf("hostile linger %s said %q; want lingering", how, line)
+			}
+			// The attack holds: the public socket's loop is stuck in the
+			// close, and answers nobody.
+			if publicAnswers(t, s.sock, 500*time.Millisecond) {
+				t.Errorf("a list on the public socket was answered: the lingering close did not block, so this test proves nothing")
+			}
+			ops := []struct {
+				what string
+				run  func() result
+			}{
+				{"portrelease a", func() result { return s.release(t, "-t", "1", "a") }},
+				{"portreserve a (hold again)", func() result { return run(t, "portreserve", s.args("a")...) }},
+				{"portrelease --exec b", func() result { return s.release(t, "-t", "1", "--exec", "b", "--", "true") }},
+				{"portreserve b (hold again)", func() result { return run(t, "portreserve", s.args("b")...) }},
+				{"portreserve-check", func() result { return s.check(t, "-t", "1", "-n") }},
+			}
+			var slowest time.Duration
+			for i := 0; i < 20; i++ {
+				for _, op := range ops {
+					start := time.Now()
+					r := op.run()
+					took := time.Since(start)
+					slowest = max(slowest, took)
+					if r.code != 0 || took > time.Second {
+						t.Fatalf("round %d: %s = %d after %v, %q; want 0 within 1 s", i+1, op.what, r.code, took, r.stderr)
+					}
+				}
+			}
+			threads, fds := threadsAndFds(t, pid)
+			t.Logf("%s: 20 rounds of release, hold again, hand-off, hold again, list: slowest %v; daemon threads %d -> %d, descriptors %d -> %d",
+				how, slowest.Round(time.Millisecond), threads0, threads, fds0, fds)
+			if threads > threads0+2 || fds > fds0+3 {
+				t.Errorf("daemon threads %d -> %d, descriptors %d -> %d; want at most 2 and 3 more", threads0, threads, fds0, fds)
+			}
+		})
+	}
+}
