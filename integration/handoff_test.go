@@ -278,3 +278,49 @@ func TestHandoffTenThousand(t *testing.T) {
 		t.Errorf("%d of half's 6,000 ports are free after its client died half-way; want none", free)
 	}
 }
+
+// TestHandoffDeadlineSweep: portrelease --exec of 10,000 sockets with
+// every deadline from 1 ms to 1 s. Whether the deadline ends before the
+// sockets are all there, between the confirmation and the daemon's
+// closing of its copies, or not at all, either the service runs with all
+// of them or the daemon still holds all of them; never neither. (Before
+// the confirmation was the client's last word, a deadline ending after it
+// left the client without its sockets and the daemon without its copies:
+// the port free for anyone.)
+func TestHandoffDeadlineSweep(t *testing.T) {
+	needNetns(t)
+	// "stay" keeps the daemon running while big is handed off.
+	s := newSetup(t, map[string]string{"big": "20000-24999\n", "stay": "25000/udp\n"})
+	s.mustStart(t)
+	var outcomes []string
+	for _, ms := range []int{1, 2, 3, 5, 7, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 100, 120, 150, 200, 300, 500, 1000} {
+		deadline := strconv.FormatFloat(float64(ms)/1000, 'f', 3, 64)
+		r := s.release(t, "-t", deadline, "--exec", "big", "--", "sh", "-c", "echo ran $LISTEN_FDS")
+		ran := strings.HasPrefix(r.stdout, "ran ")
+		if ran && r.stdout != "ran 10000\n" {
+			t.Fatalf("-t %s: the service said %q; want ran 10000", deadline, r.stdout)
+		}
+		states := map[ipc.State]int{}
+		for _, e := range s.list(t) {
+			if e.Name == "big" {
+				states[e.State]++
+			}
+		}
+		switch {
+		case ran && states[ipc.HandedOff] == 10000:
+			outcomes = append(outcomes, deadline+" handed off")
+		case ran && states[ipc.Held] == 10000:
+			outcomes = append(outcomes, deadline+" both")
+		case !ran && states[ipc.Held] == 10000:
+			outcomes = append(outcomes, deadline+" kept")
+			continue
+		default:
+			t.Fatalf("-t %s: portrelease = %d, %q, service ran %v; the daemon lists %v; want the service to run with all 10,000 or the daemon to hold them all",
+				deadline, r.code, r.stderr, ran, states)
+		}
+		if r := run(t, "portreserve", s.args("big")...); r.code != 0 {
+			t.Fatalf("portreserve big (hold again) after -t %s = %d, %q", deadline, r.code, r.stderr)
+		}
+	}
+	t.Logf("deadline and outcome: %s", strings.Join(outcomes, ", "))
+}

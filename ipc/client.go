@@ -166,36 +166,34 @@ func (c *Conn) Handoff(name string, keep bool, timeout time.Duration) ([]Entry, 
 	if len(fds) == 0 {
 		return nil, nil, nil
 	}
-	// Every socket is here: confirm, and the daemon lets go of its
-	// copies. Until then it holds them all, so that a client that dies
-	// half-way leaves every port held, never free.
-	if err := c.confirm(ch, req, len(fds), deadline); err != nil {
+	// Every socket is here: confirm, and they are this process's. Until
+	// the confirmation, the daemon holds them all, so that a client that
+	// dies or gives up half-way leaves every port held, never free.
+	if err := c.confirm(ch, req, len(fds)); err != nil {
 		return fail(err)
 	}
 	return entries, fds, nil
 }
 
 // confirm tells the daemon, on the channel of hand-off req, that all n
-// sockets arrived, and waits for it to close the channel: from then on
-// they are this process's. A reply instead means the daemon took them
-// back (the confirmation came too late).
-func (c *Conn) confirm(ch int, req Request, n int, deadline time.Time) error {
+// sockets arrived. Once it is sent, the sockets are this process's,
+// whatever the daemon does next: it closes its copies (unless it keeps
+// them) when it reads the confirmation, and if it gave up waiting for it
+// just before, it holds them again as well, which costs no port. The send
+// does not wait: the channel has room for one request, and a daemon that
+// closed it has taken the sockets back (EPIPE), so the hand-off failed.
+func (c *Conn) confirm(ch int, req Request, n int) error {
 	req.ID, req.Arg = c.id, uint32(n)
-	if err := setTimeout(ch, unix.SO_SNDTIMEO, deadline); err != nil {
-		return err
+	for {
+		err := unix.Sendmsg(ch, req.Marshal(), nil, nil, unix.MSG_NOSIGNAL|unix.MSG_DONTWAIT)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return &os.PathError{Op: "hand-off confirmation", Path: c.path, Err: err}
+		}
+		return nil
 	}
-	if err := unix.Sendmsg(ch, req.Marshal(), nil, nil, unix.MSG_NOSIGNAL); err != nil {
-		return &os.PathError{Op: "hand-off confirmation", Path: c.path, Err: err}
-	}
-	r, fds, err := c.receive(ch, deadline, nil)
-	closeAll(fds)
-	switch {
-	case errors.Is(err, ErrNoDaemon):
-		return nil // closed: done
-	case err != nil:
-		return err
-	}
-	return &StatusError{Op: OpHandoff, Name: req.Name, Status: r.Status}
 }
 
 // send sends req with a new request id and, with it, one end of a new

@@ -80,6 +80,12 @@
 // in between. The reply comes in as many messages as it takes, each with
 // up to PageEntries entries and as many descriptors, in the same order
 // (the order of the configuration file), Total giving the number in all.
+// Once it has them all, the client confirms on the channel: a hand off
+// request for the same name whose argument is the number of sockets.
+// Sent, the sockets are the client's: the daemon closes its copies as it
+// reads the confirmation. Until then the daemon holds them all: a client
+// that closes the channel, sends anything else, or nothing within 5 s,
+// leaves every socket with the daemon, which answers with StatusFailed.
 // With ArgKeep the daemon keeps its own copy of each socket, as systemd
 // does for socket-activated services: the port stays bound while the
 // service is stopped, connections wait in the listen backlog, and the next

@@ -213,9 +213,10 @@ func (d *Datagram) Answer(b []byte, fds []int, wait time.Duration) error {
 }
 
 // Confirmed waits up to wait for the client's confirmation of a hand-off of
-// n sockets on the reply channel: a hand-off request whose argument is n
-// (see the package comment). It returns nil once it has it.
-func (d *Datagram) Confirmed(n int, wait time.Duration) error {
+// n sockets of name on the reply channel: a hand-off request for name
+// whose argument is n (see the package comment). It returns nil once it
+// has it.
+func (d *Datagram) Confirmed(name string, n int, wait time.Duration) error {
 	if d.Reply < 0 {
 		return errNoChannel
 	}
@@ -237,8 +238,8 @@ func (d *Datagram) Confirmed(n int, wait time.Duration) error {
 			return errors.New("the client closed the channel without confirming")
 		}
 		r, err := ParseRequest(buf[:m])
-		if err != nil || r.Op != OpHandoff || r.Arg != uint32(n) {
-			return errors.New("not a confirmation of " + strconv.Itoa(n) + " sockets")
+		if err != nil || r.Op != OpHandoff || r.Arg != uint32(n) || r.Name != name {
+			return errors.New("not a confirmation of " + strconv.Itoa(n) + " sockets of " + name)
 		}
 		return nil
 	}

@@ -247,6 +247,9 @@ func TestDaemonHandoff(t *testing.T) {
 		for _, fd := range fds {
 			unix.Close(fd)
 		}
+		// The confirmation is the client's last word: the daemon
+		// closes its copies as it reads it, before the next request.
+		p.states(t)
 		if len(fds) != len(entries) || p.fake.stillOpen() != tt.open {
 			t.Errorf("hand-off %s (keep %v): %d entries, %d sockets, daemon has %d open; want as many sockets as entries, %d open",
 				tt.name, tt.keep, len(entries), len(fds), p.fake.stillOpen(), tt.open)

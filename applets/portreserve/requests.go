@@ -203,7 +203,7 @@ func (d *daemon) handoff(dg *ipc.Datagram, reply *ipc.Reply, keep bool) *ipc.Rep
 	reply.Total = uint32(len(h.sockets))
 	err := d.sendSockets(dg, reply, h.sockets)
 	if err == nil {
-		err = dg.Confirmed(len(h.sockets), handoffWait)
+		err = dg.Confirmed(reply.Name, len(h.sockets), handoffWait)
 	}
 	if err != nil {
 		h.Rollback()

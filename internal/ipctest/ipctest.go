@@ -89,7 +89,7 @@ func Start(t *testing.T, answer Answer) *Daemon {
 			}
 			// A hand-off ends with the client's confirmation.
 			if passed > 0 {
-				if err := dg.Confirmed(passed, 5*time.Second); err != nil {
+				if err := dg.Confirmed(req.Name, passed, 5*time.Second); err != nil {
 					t.Errorf("stand-in daemon: hand-off of %d sockets: %v", passed, err)
 				}
 			}
