@@ -47,6 +47,12 @@ func holdRunning(o options, log *logger.Logger) (code int, asked bool) {
 			// It exited meanwhile, having released everything: start
 			// one for the names.
 			return 0, false
+		case err == nil && r.Status == ipc.StatusExiting:
+			// It is exiting (the last release came first, or a
+			// signal) and lets go of everything: once it is gone,
+			// start one for the names.
+			waitExit(conn.DaemonPid(), holdTimeout)
+			return 0, false
 		case err != nil:
 			fail(name + ": " + err.Error())
 			code = worse(code, 2)
@@ -66,6 +72,19 @@ func holdRunning(o options, log *logger.Logger) (code int, asked bool) {
 		}
 	}
 	return code, true
+}
+
+// waitExit waits, for at most wait, until process pid has exited (a
+// zombie counts as still there: it waits its full time).
+func waitExit(pid int, wait time.Duration) {
+	if pid <= 0 {
+		return
+	}
+	for end := time.Now().Add(wait); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		if syscall.Kill(pid, 0) == syscall.ESRCH {
+			return
+		}
+	}
 }
 
 // joinWait bounds how long portreserve NAME waits for a daemon that
