@@ -213,8 +213,12 @@ func TestDaemonHoldAgain(t *testing.T) {
 	p := startInProcess(t, map[string]string{"a": "7000/tcp\n", "b": "7002/tcp\n"}, false)
 	p.do(t, ipc.Request{Op: ipc.OpRelease, Name: "a"})
 	p.write(t, "a", "7000/tcp\n7001/tcp\n")
+	p.write(t, "zbad", "no-such-service\n")
 	if r := p.do(t, ipc.Request{Op: ipc.OpHold, Name: "a"}); r.Status != ipc.StatusOK || r.Count != 2 || r.Total != 2 {
 		t.Errorf("hold a = %v, %d of %d; want ok, 2 of 2", r.Status, r.Count, r.Total)
+	}
+	if strings.Contains(p.log.String(), "zbad") {
+		t.Errorf("hold a logged another file's problem: %q", p.log.String())
 	}
 	want := []string{"a 7000/tcp held", "a 7001/tcp held", "b 7002/tcp held"}
 	if got := p.states(t); !equal(got, want) {

@@ -245,7 +245,7 @@ func (d *daemon) sendSockets(dg *ipc.Datagram, reply *ipc.Reply, hs []handed) er
 // StatusPending when the rest wait for TIME_WAIT connections to expire.
 // Other names' failures, also reported, do not change the status.
 func (d *daemon) holdAgain(reply *ipc.Reply) {
-	cfg, err := d.readConfig()
+	cfg, _, err := d.readConfig([]string{reply.Name})
 	if err != nil {
 		d.log.Error("hold " + reply.Name + ": " + err.Error())
 		reply.Status = ipc.StatusFailed

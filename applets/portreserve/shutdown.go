@@ -59,7 +59,7 @@ func (d *daemon) onSignal(s os.Signal) {
 // reload reads the configuration again and holds what is new. It returns
 // how many sockets it bound and whether the configuration could be read.
 func (d *daemon) reload() (int, bool) {
-	cfg, err := d.readConfig()
+	cfg, _, err := d.readConfig(nil)
 	if err != nil {
 		d.log.Error("reload: " + err.Error())
 		return 0, false

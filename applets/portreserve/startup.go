@@ -111,12 +111,11 @@ func (d *daemon) lockPidfile() (status int, ok bool) {
 // decides whether there is anything to hold: ok is false when the daemon
 // is to exit with status instead.
 func (d *daemon) loadConfig() (cfg *config.Config, status int, ok bool) {
-	cfg, err := d.readConfig()
+	cfg, unknown, err := d.readConfig(d.o.only)
 	if err != nil {
 		d.log.Error(err.Error())
 		return nil, statusError, false
 	}
-	unknown := cfg.Keep(d.o.only)
 	for _, n := range unknown {
 		d.log.Error(n + ": no configuration file in " + cfg.Dir)
 	}
@@ -188,9 +187,11 @@ func (d *daemon) becomeReady(status int) {
 const freeAfterStart = 500
 
 // readConfig reads the configuration directory, and the services database
-// if a line names a service, logging every problem.
-func (d *daemon) readConfig() (*config.Config, error) {
-	cfg, err := config.Read(d.o.configDir, func() (*services.DB, error) {
+// if a line names a service, keeps the names in only (all without any; see
+// config.Keep, which returns those without a file as unknown) and logs
+// their problems: a hold-again of one name reports that name's.
+func (d *daemon) readConfig(only []string) (cfg *config.Config, unknown []string, err error) {
+	cfg, err = config.Read(d.o.configDir, func() (*services.DB, error) {
 		d.clock.mark("config")
 		db, err := services.Load(d.o.services)
 		if err != nil {
@@ -201,8 +202,9 @@ func (d *daemon) readConfig() (*config.Config, error) {
 	})
 	d.clock.mark("config")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	unknown = cfg.Keep(only)
 	for _, p := range cfg.Problems {
 		if p.Warning {
 			d.log.Warn(p.Where() + ": " + p.Msg) // the logger says "warning: "
@@ -210,7 +212,7 @@ func (d *daemon) readConfig() (*config.Config, error) {
 			d.log.Error(p.String())
 		}
 	}
-	return cfg, nil
+	return cfg, unknown, nil
 }
 
 // listen creates the socket's directory where needed and binds the

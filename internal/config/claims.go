@@ -12,22 +12,24 @@ import (
 func (r *reader) add(res Reservation) {
 	k := res.Endpoint
 	if i, ok := r.seen[k]; ok {
-		r.warn(res.File, res.Line, func() string {
+		r.lineProblem(res.File, res.Line, true, func() string {
 			return k.String() + " already listed at " + r.cfg.Reservations[i].Source()
 		})
 		return
 	}
 	if c, ok := r.wildcardConflict(k); ok {
 		other := &r.cfg.Reservations[c]
-		r.problem(res.File, res.Line, false, k.String()+" conflicts with "+other.Endpoint.String()+" of "+other.Name+" ("+other.Source()+
-			"): a port cannot be bound on every address and on one address at once; write one of them")
+		r.lineProblem(res.File, res.Line, false, func() string {
+			return k.String() + " conflicts with " + other.Endpoint.String() + " of " + other.Name + " (" + other.Source() +
+				"): a port cannot be bound on every address and on one address at once; write one of them"
+		})
 		return
 	}
 	i := len(r.cfg.Reservations)
 	r.seen[k] = i
 	if c, ok := r.claims[k]; ok {
 		first := &r.cfg.Reservations[c]
-		r.warn(res.File, res.Line, func() string {
+		r.lineProblem(res.File, res.Line, true, func() string {
 			return k.String() + " is also claimed by " + first.Name + " (" + first.Source() + "); held once, released by either name"
 		})
 	} else {

@@ -356,3 +356,77 @@ func TestKeep(t *testing.T) {
 		t.Errorf("Keep(nil) changed the configuration")
 	}
 }
+
+// TestManyErrors: a 1 MiB file of bad lines gets MaxWarnings errors and
+// one more with the count of the rest (262,145 log lines before); the
+// other file still takes effect.
+func TestManyErrors(t *testing.T) {
+	dir := writeDir(t, map[string]string{"bad": strings.Repeat("x\n", 1<<19), "ok": "7001/tcp\n"})
+	cfg, err := Read(dir, Loaded(debian(t), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := problems(cfg, dir)
+	if len(got) != MaxWarnings+1 || got[MaxWarnings] != "D/bad: 524268 more errors about its lines not shown" {
+		t.Errorf("problems: %d, the last %q; want %d and the count of the rest", len(got), got[len(got)-1], MaxWarnings+1)
+	}
+	if want := []string{"ok 7001/tcp 1"}; !reflect.DeepEqual(res(cfg), want) {
+		t.Errorf("reservations = %q; want %q", res(cfg), want)
+	}
+}
+
+// hugeHosts writes a 4 MiB hosts file whose every line names localhost,
+// 200,000 addresses, and makes it HostsFile for the test.
+func hugeHosts(tb testing.TB) {
+	var b strings.Builder
+	for i := 0; b.Len() < 4<<20-32; i++ {
+		b.WriteString("10." + strconv.Itoa(i>>16&255) + "." + strconv.Itoa(i>>8&255) + "." + strconv.Itoa(i&255) + "\tlocalhost\n")
+	}
+	path := filepath.Join(tb.TempDir(), "hosts")
+	os.WriteFile(path, []byte(b.String()), 0o644)
+	HostsFile = path
+	tb.Cleanup(func() { HostsFile = inetaddr.DefaultHosts })
+}
+
+// TestHugeHosts: a localhost with 200,000 addresses is refused as more
+// than MaxAddresses, the look-up stopping there (it took 7.2 s, at
+// every read, when it collected them all first).
+func TestHugeHosts(t *testing.T) {
+	hugeHosts(t)
+	if got, err := inetaddr.Lookup(HostsFile, "localhost", MaxAddresses); len(got) != MaxAddresses+1 || err != nil {
+		t.Errorf("Lookup(localhost) = %d addresses, %v; want %d: it stops past the limit", len(got), err, MaxAddresses+1)
+	}
+	dir := writeDir(t, map[string]string{"lo": "localhost:631/tcp\n", "ok": "7001/tcp\n"})
+	cfg, err := Read(dir, Loaded(debian(t), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := problems(cfg, dir); len(got) != 1 || !strings.Contains(got[0], "more than 255 addresses") {
+		t.Errorf("problems = %q; want one: more than 255 addresses", got)
+	}
+}
+
+// BenchmarkReadHugeHosts reads a configuration naming localhost with
+// the 4 MiB hosts file of TestHugeHosts; BenchmarkReadLocalhost is the
+// same read with a hosts file of two lines.
+func BenchmarkReadHugeHosts(b *testing.B) {
+	hugeHosts(b)
+	benchmarkReadLocalhost(b)
+}
+
+func BenchmarkReadLocalhost(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "hosts")
+	os.WriteFile(path, []byte("127.0.0.1 localhost\n::1 localhost\n"), 0o644)
+	HostsFile = path
+	b.Cleanup(func() { HostsFile = inetaddr.DefaultHosts })
+	benchmarkReadLocalhost(b)
+}
+
+func benchmarkReadLocalhost(b *testing.B) {
+	dir := b.TempDir()
+	os.WriteFile(filepath.Join(dir, "lo"), []byte("localhost:631/tcp\n"), 0o644)
+	db := services.Default()
+	for i := 0; i < b.N; i++ {
+		Read(dir, Loaded(db, nil))
+	}
+}

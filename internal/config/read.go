@@ -54,15 +54,20 @@ func (r *reader) problem(file string, line int, warning bool, msg string) {
 	r.cfg.Problems = append(r.cfg.Problems, Problem{File: file, Line: line, Msg: msg, Warning: warning})
 }
 
-// warn records a warning about a line of the current file, building its
-// message only if it is among the file's first MaxWarnings.
-func (r *reader) warn(file string, line int, msg func() string) {
-	if r.warned >= MaxWarnings {
-		r.unwarned++
+// lineProblem records an error, or a warning, about a line of the current
+// file, building its message only if it is among the file's first
+// MaxWarnings of its kind.
+func (r *reader) lineProblem(file string, line int, warning bool, msg func() string) {
+	k := 0
+	if warning {
+		k = 1
+	}
+	if r.shown[k] >= MaxWarnings {
+		r.unshown[k]++
 		return
 	}
-	r.warned++
-	r.problem(file, line, true, msg())
+	r.shown[k]++
+	r.problem(file, line, warning, msg())
 }
 
 // readEntry reads one directory entry, if it is a service file.
@@ -118,10 +123,13 @@ func ErrText(err error) string {
 // parse reads the lines of one service file.
 func (r *reader) parse(name, path string, data []byte) {
 	r.seen = map[inetaddr.Endpoint]int{}
-	r.warned, r.unwarned = 0, 0
+	r.shown, r.unshown = [2]int{}, [2]int{}
 	defer func() {
-		if r.unwarned > 0 {
-			r.problem(path, 0, true, strconv.Itoa(r.unwarned)+" more warnings about its lines not shown")
+		if n := r.unshown[0]; n > 0 {
+			r.problem(path, 0, false, strconv.Itoa(n)+" more errors about its lines not shown")
+		}
+		if n := r.unshown[1]; n > 0 {
+			r.problem(path, 0, true, strconv.Itoa(n)+" more warnings about its lines not shown")
 		}
 	}()
 	rest := string(data)
@@ -146,12 +154,12 @@ func (r *reader) parse(name, path string, data []byte) {
 func (r *reader) addLine(name, path string, line int, text string) {
 	l, err := ParseLine(text)
 	if err != nil {
-		r.problem(path, line, false, err.Error())
+		r.lineProblem(path, line, false, err.Error)
 		return
 	}
 	addrs, named, msg := r.addrsOf(&l)
 	if msg != "" {
-		r.problem(path, line, false, msg+" in "+strconv.Quote(text))
+		r.lineProblem(path, line, false, func() string { return msg + " in " + strconv.Quote(text) })
 		return
 	}
 	add := func(port uint16, proto inetaddr.Proto) {

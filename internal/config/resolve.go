@@ -39,7 +39,7 @@ type hostLookup struct {
 func (r *reader) lookupHost(host string) (addrs []inetaddr.Addr, msg string) {
 	found, ok := r.hosts[host]
 	if !ok {
-		found.addrs, found.err = inetaddr.Lookup(HostsFile, host)
+		found.addrs, found.err = inetaddr.Lookup(HostsFile, host, MaxAddresses)
 		if r.hosts == nil {
 			r.hosts = map[string]hostLookup{}
 		}
@@ -69,7 +69,7 @@ func (r *reader) addService(l *Line, path string, line int, add func(uint16, ine
 	for _, proto := range l.protos() {
 		if p, ok := r.services().Port(spec, proto.String()); ok {
 			if p == 0 {
-				r.problem(path, line, false, "service "+spec+" is port 0 in "+r.source()+"; port 0 cannot be held")
+				r.lineProblem(path, line, false, func() string { return "service " + spec + " is port 0 in " + r.source() + "; port 0 cannot be held" })
 				continue
 			}
 			add(uint16(p), proto)
@@ -86,7 +86,7 @@ func (r *reader) addService(l *Line, path string, line int, add func(uint16, ine
 			other = inetaddr.TCP
 		}
 		p := strconv.Itoa(port)
-		r.warn(path, line, func() string {
+		r.lineProblem(path, line, true, func() string {
 			return "service " + spec + " is " + held[0].String() + " only in " + r.source() + ": " + p + "/" + other.String() +
 				" stays open to bindresvport; write " + p + " to hold both, or " + spec + "/" + held[0].String() + " to say one is meant"
 		})
@@ -102,7 +102,7 @@ func (r *reader) addService(l *Line, path string, line int, add func(uint16, ine
 	if r.dbErr != nil {
 		msg += ": " + r.dbErr.Error()
 	}
-	r.problem(path, line, false, msg)
+	r.lineProblem(path, line, false, func() string { return msg })
 }
 
 // services is the services database, loaded on the first call.

@@ -202,16 +202,18 @@ var ErrNoHost = errors.New("not in the hosts file")
 
 // Lookup returns the addresses the hosts file at path gives name, in file
 // order, each once, as glibc's files backend does (names match without
-// regard to ASCII case, as its strcasecmp does). "localhost" that the file
-// does not list, or a missing file, gives 127.0.0.1 and ::1, as systemd's
+// regard to ASCII case, as its strcasecmp does), and stops reading once it
+// has more than max: the caller refuses that many anyway, and the
+// look-up stays linear in the file. "localhost" that the file does not
+// list, or a missing file, gives 127.0.0.1 and ::1, as systemd's
 // nss-myhostname does.
-func Lookup(path, name string) ([]Addr, error) {
+func Lookup(path, name string, max int) ([]Addr, error) {
 	data, err := rawfs.ReadFile(path, maxHostsSize)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
 	var out []Addr
-	for len(data) > 0 {
+	for len(data) > 0 && len(out) <= max {
 		var line []byte
 		if i := bytes.IndexByte(data, '\n'); i >= 0 {
 			line, data = data[:i], data[i+1:]
@@ -221,16 +223,16 @@ func Lookup(path, name string) ([]Addr, error) {
 		if i := bytes.IndexByte(line, '#'); i >= 0 {
 			line = line[:i]
 		}
-		f := strings.Fields(string(line))
-		if len(f) < 2 {
+		field, rest := nextField(line)
+		if field == nil {
 			continue
 		}
-		a, ok := Parse(f[0])
+		a, ok := Parse(string(field))
 		if !ok {
 			continue
 		}
-		for _, n := range f[1:] {
-			if equalFoldASCII(n, name) && !contains(out, a) {
+		for field, rest = nextField(rest); field != nil; field, rest = nextField(rest) {
+			if equalFoldASCII(string(field), name) && !contains(out, a) {
 				out = append(out, a)
 			}
 		}
@@ -242,6 +244,24 @@ func Lookup(path, name string) ([]Addr, error) {
 		return nil, ErrNoHost
 	}
 	return out, nil
+}
+
+// nextField returns the first blank-separated field of line, nil when
+// there is none, and what follows it.
+func nextField(line []byte) (field, rest []byte) {
+	isBlank := func(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f' }
+	i := 0
+	for i < len(line) && isBlank(line[i]) {
+		i++
+	}
+	j := i
+	for j < len(line) && !isBlank(line[j]) {
+		j++
+	}
+	if i == j {
+		return nil, nil
+	}
+	return line[i:j], line[j:]
 }
 
 // equalFoldASCII is strings.EqualFold for host names, which are ASCII: it

@@ -90,7 +90,7 @@ func TestLookup(t *testing.T) {
 		{filepath.Join(dir, "none"), "localhost", []Addr{Loopback4, Loopback6}, nil},
 		{filepath.Join(dir, "none"), "box", nil, ErrNoHost},
 	} {
-		got, err := Lookup(tt.path, tt.name)
+		got, err := Lookup(tt.path, tt.name, 255)
 		if !reflect.DeepEqual(got, tt.want) || err != tt.err {
 			t.Errorf("Lookup(%s, %q) = %v, %v; want %v, %v", filepath.Base(tt.path), tt.name, got, err, tt.want, tt.err)
 		}
