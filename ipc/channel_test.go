@@ -46,8 +46,8 @@ func receiveOne(t *testing.T, lfd int, path string, data []byte, fds ...int) Dat
 	for _, fd := range fds {
 		unix.Close(fd)
 	}
-	dg, err := Receive(lfd, make([]byte, RequestSize+1), make([]byte, OOBSize), 0)
-	if err != nil {
+	var dg Datagram
+	if err := NewReceiver(lfd).Receive(&dg, 0); err != nil {
 		t.Fatal(err)
 	}
 	return dg
@@ -136,5 +136,57 @@ func TestAnswerUnread(t *testing.T) {
 	}
 	if err := dg.Answer(reply, nil, 100*time.Millisecond); err != unix.EAGAIN {
 		t.Errorf("Answer with a wait to a full channel = %v; want EAGAIN after the wait", err)
+	}
+}
+
+// TestReceiveAllocatesNothing: receiving a datagram allocates nothing,
+// whatever comes with it: no descriptor, one refused (a pipe), three
+// (one more than there is room for), or a reply channel.
+func TestReceiveAllocatesNothing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "socket")
+	lfd, err := Listen(path, 0o666)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(lfd)
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+		t.Fatal(err)
+	}
+	var pipe [2]int
+	unix.Pipe2(pipe[:], unix.O_CLOEXEC)
+	pair, _ := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	defer closeAll(append(pipe[:], pair[:]...))
+	rc := NewReceiver(lfd)
+	data := (&Request{Op: OpList}).Marshal()
+	for _, tt := range []struct {
+		what string
+		oob  []byte
+	}{
+		{"no descriptor", nil},
+		{"a pipe", unix.UnixRights(pipe[0])},
+		{"three descriptors", unix.UnixRights(pipe[0], pipe[1], pair[1])},
+		{"a reply channel", unix.UnixRights(pair[1])},
+	} {
+		var dg Datagram
+		once := func() {
+			if err := unix.Sendmsg(fd, data, tt.oob, nil, 0); err != nil {
+				t.Fatal(err)
+			}
+			if err := rc.Receive(&dg, 0); err != nil {
+				t.Fatal(err)
+			}
+			dg.Done()
+		}
+		if n := testing.AllocsPerRun(1000, once); n != 0 {
+			t.Errorf("Receive with %s: %v allocations; want 0", tt.what, n)
+		}
+		if dg.Cred == nil || int(dg.Cred.Pid) != os.Getpid() {
+			t.Errorf("Receive with %s: credentials %+v; want this process's", tt.what, dg.Cred)
+		}
 	}
 }

@@ -148,6 +148,10 @@ func (r *Request) Marshal() []byte {
 // operation and id where they could be read, so that the error reply can
 // echo them.
 func ParseRequest(b []byte) (Request, error) {
+	return parseRequest(b, true)
+}
+
+func parseRequest(b []byte, withName bool) (Request, error) {
 	var r Request
 	if len(b) < 4 || string(b[:4]) != Magic {
 		return r, ErrMagic
@@ -173,12 +177,14 @@ func ParseRequest(b []byte) (Request, error) {
 	}
 	switch r.Op {
 	case OpRelease, OpHandoff, OpHold:
-		if CheckName(name) != nil {
+		if !validName(name) {
 			return r, ErrName
 		}
-		r.Name = name
+		if withName {
+			r.Name = string(name)
+		}
 	case OpReleaseAll, OpList, OpReload:
-		if name != "" {
+		if len(name) != 0 {
 			return r, ErrName
 		}
 	default:
@@ -195,17 +201,33 @@ func ParseRequest(b []byte) (Request, error) {
 // are those of ParseRequest, or ErrNotRequest; StatusOf maps them to the
 // error reply's status.
 func ParseDatagram(b []byte, truncated bool) (Request, error) {
+	return parseDatagram(b, truncated, true)
+}
+
+// PeekDatagram checks b as ParseDatagram does, and returns the request
+// without its name, the one part that costs an allocation: the daemon
+// refuses another user's release before it reads the name, so that a
+// flood of them allocates nothing.
+func PeekDatagram(b []byte, truncated bool) (Request, error) {
+	return parseDatagram(b, truncated, false)
+}
+
+func parseDatagram(b []byte, truncated, withName bool) (Request, error) {
 	if len(b) < 4 || string(b[:4]) != Magic {
-		name, ok := ParseLegacy(b)
+		name, ok := legacyName(b)
 		switch {
 		case !ok || truncated:
 			return Request{}, ErrNotRequest
-		case name == AllNames:
+		case string(name) == AllNames:
 			return Request{Op: OpReleaseAll, Legacy: true}, nil
 		}
-		return Request{Op: OpRelease, Name: name, Legacy: true}, nil
+		r := Request{Op: OpRelease, Legacy: true}
+		if withName {
+			r.Name = string(name)
+		}
+		return r, nil
 	}
-	r, err := ParseRequest(b)
+	r, err := parseRequest(b, withName)
 	if truncated {
 		return Request{Op: r.Op, ID: r.ID}, ErrSize
 	}
@@ -215,14 +237,19 @@ func ParseDatagram(b []byte, truncated bool) (Request, error) {
 // ParseLegacy recognises a portreserve 0.0.5 release request: a bare
 // release name or "*", optionally followed by one NUL or newline.
 func ParseLegacy(b []byte) (name string, ok bool) {
+	n, ok := legacyName(b)
+	return string(n), ok
+}
+
+// legacyName is ParseLegacy without the string.
+func legacyName(b []byte) ([]byte, bool) {
 	if n := len(b); n > 0 && (b[n-1] == 0 || b[n-1] == '\n') {
 		b = b[:n-1]
 	}
-	s := string(b)
-	if s == AllNames || CheckName(s) == nil {
-		return s, true
+	if string(b) == AllNames || validName(b) {
+		return b, true
 	}
-	return "", false
+	return nil, false
 }
 
 // entrySize is the size of a list entry in protocol version v, 0 for a
@@ -238,13 +265,25 @@ func entrySize(v uint8) int {
 }
 
 // Marshal encodes r with its entries.
-func (r *Reply) Marshal() []byte {
+func (r *Reply) Marshal() []byte { return r.MarshalTo(nil) }
+
+// MarshalTo encodes r with its entries into buf, when it has room, or
+// else into a new slice, and returns the encoding: the daemon answers
+// every datagram from one buffer.
+func (r *Reply) MarshalTo(buf []byte) []byte {
 	v := r.Version
 	if entrySize(v) == 0 {
 		v = Version
 	}
 	size := entrySize(v)
-	b := make([]byte, ReplyHeaderSize+len(r.Entries)*size)
+	n := ReplyHeaderSize + len(r.Entries)*size
+	var b []byte
+	if cap(buf) >= n {
+		b = buf[:n]
+		clear(b)
+	} else {
+		b = make([]byte, n)
+	}
 	copy(b, Magic)
 	b[4] = v
 	b[5] = byte(r.Op)
@@ -292,10 +331,11 @@ func ParseReply(b []byte) (Reply, error) {
 	r.Count = be.Uint32(b[12:])
 	r.Total = be.Uint32(b[16:])
 	r.Generation = be.Uint32(b[20:])
-	var ok bool
-	if r.Name, ok = getName(b[24 : 24+NameSize]); !ok {
+	name, ok := getName(b[24 : 24+NameSize])
+	if !ok {
 		return r, ErrName
 	}
+	r.Name = string(name)
 	n := (len(b) - ReplyHeaderSize) / size
 	if n > 0 && ((r.Op != OpList && r.Op != OpHandoff) || uint32(n) != r.Count) {
 		return r, ErrCount
@@ -303,9 +343,11 @@ func ParseReply(b []byte) (Reply, error) {
 	for i := 0; i < n; i++ {
 		p := b[ReplyHeaderSize+i*size:]
 		var e Entry
-		if e.Name, ok = getName(p[:NameSize]); !ok {
+		name, ok := getName(p[:NameSize])
+		if !ok {
 			return r, ErrName
 		}
+		e.Name = string(name)
 		e.Port = be.Uint16(p[64:])
 		e.Proto = inetaddr.Proto(p[66])
 		e.State = State(p[67])
@@ -318,22 +360,31 @@ func ParseReply(b []byte) (Reply, error) {
 	return r, nil
 }
 
+// EchoName copies the name field of req, a request, into b, a reply
+// encoded by MarshalTo: the daemon refuses another user's request without
+// making its name a string, and its reply still names it.
+func EchoName(b, req []byte) {
+	if len(b) >= ReplyHeaderSize && len(req) == RequestSize {
+		copy(b[24:24+NameSize], req[16:16+NameSize])
+	}
+}
+
 // putName writes name NUL-padded into field.
 func putName(field []byte, name string) {
 	copy(field, name)
 }
 
 // getName reads a NUL-padded name field: the bytes before the first NUL,
-// with only NULs after them.
-func getName(field []byte) (string, bool) {
+// and false when something other than NULs follows them.
+func getName(field []byte) ([]byte, bool) {
 	n := 0
 	for n < len(field) && field[n] != 0 {
 		n++
 	}
 	for _, c := range field[n:] {
 		if c != 0 {
-			return "", false
+			return nil, false
 		}
 	}
-	return string(field[:n]), true
+	return field[:n], true
 }

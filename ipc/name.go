@@ -48,6 +48,20 @@ func CheckName(name string) error {
 	return nil
 }
 
+// validName reports whether name follows the rules of CheckName, without
+// an error to build.
+func validName(name []byte) bool {
+	if len(name) == 0 || len(name) > MaxNameLen || name[0] == '-' {
+		return false
+	}
+	for _, c := range name {
+		if !nameByte(c) {
+			return false
+		}
+	}
+	return true
+}
+
 // nameByte reports whether c may appear in a release name.
 func nameByte(c byte) bool {
 	switch {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -94,7 +95,8 @@ func stale(sa *unix.SockaddrUnix) bool {
 type Datagram struct {
 	Data []byte
 	// Cred holds the sender's credentials as the kernel reports them,
-	// nil if the kernel attached none.
+	// nil if the kernel attached none. Like Data, it is the Receiver's:
+	// the next datagram overwrites it.
 	Cred *unix.Ucred
 	// Truncated reports a datagram larger than the buffer.
 	Truncated bool
@@ -108,55 +110,98 @@ type Datagram struct {
 	ReplyProblem string
 }
 
-// OOBSize is the room Receive needs for a datagram's credentials and its
-// reply channel, and one descriptor more, so that two are seen as two and
-// refused. Descriptors beyond that do not fit: the kernel closes them and
-// flags the datagram (MSG_CTRUNC), and Receive refuses the channel too.
+// OOBSize is the room a Receiver needs for a datagram's credentials and
+// its reply channel, and one descriptor more, so that two are seen as two
+// and refused. Descriptors beyond that do not fit: the kernel closes them
+// and flags the datagram (MSG_CTRUNC), and the channel is refused too.
 // (qemu-user does not pass MSG_CTRUNC on: with room for two, a second
 // descriptor is refused there too.)
 var OOBSize = unix.CmsgSpace(unix.SizeofUcred) + unix.CmsgSpace(2*4)
 
-// Receive blocks until a datagram arrives on fd (the socket from Listen)
-// and returns it, reading into buf and oob (OOBSize bytes), which the
-// caller keeps from one datagram to the next. The daemon calls nothing else
-// while idle: one blocking recvmsg, no timers, no polling.
-func Receive(fd int, buf, oob []byte, flags int) (Datagram, error) {
+// Receiver reads the datagrams of one daemon socket into buffers it keeps
+// from one datagram to the next, so that receiving a datagram, and
+// refusing the descriptors that come with it, allocates nothing: a flood
+// of garbage leaves the daemon's memory where it was.
+type Receiver struct {
+	fd   int
+	buf  []byte // one byte larger than any request: larger ones come truncated and flagged
+	oob  []byte
+	msg  unix.Msghdr
+	iov  unix.Iovec
+	cred unix.Ucred // the last datagram's sender
+	peer unix.Ucred // a reply channel's peer
+}
+
+// NewReceiver returns a Receiver for fd, a socket from Listen.
+func NewReceiver(fd int) *Receiver {
+	return &Receiver{fd: fd, buf: make([]byte, RequestSize+1), oob: make([]byte, OOBSize)}
+}
+
+// Receive blocks until a datagram arrives (with flags MSG_DONTWAIT, it
+// does not wait) and fills in d, whose Data and Cred are the Receiver's
+// until the next Receive. The daemon calls nothing else while idle: one
+// blocking recvmsg, no timers, no polling.
+func (r *Receiver) Receive(d *Datagram, flags int) error {
 	for {
-		n, oobn, rflags, _, err := unix.Recvmsg(fd, buf, oob, flags|unix.MSG_CMSG_CLOEXEC)
-		if err == unix.EINTR {
+		r.iov.Base = &r.buf[0]
+		r.iov.SetLen(len(r.buf))
+		r.msg = unix.Msghdr{Iov: &r.iov, Control: &r.oob[0]}
+		r.msg.SetIovlen(1)
+		r.msg.SetControllen(len(r.oob))
+		n, _, e := unix.Syscall(unix.SYS_RECVMSG, uintptr(r.fd), uintptr(unsafe.Pointer(&r.msg)), uintptr(flags|unix.MSG_CMSG_CLOEXEC))
+		if e == unix.EINTR {
 			continue
 		}
-		if err != nil {
-			return Datagram{}, err
+		if e != 0 {
+			return e
 		}
-		d := Datagram{Data: buf[:n], Truncated: rflags&unix.MSG_TRUNC != 0, Reply: -1}
-		var fds []int
-		if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
-			for i := range msgs {
-				if c, err := unix.ParseUnixCredentials(&msgs[i]); err == nil {
-					d.Cred = c
+		*d = Datagram{Data: r.buf[:n], Truncated: r.msg.Flags&unix.MSG_TRUNC != 0, Reply: -1}
+		var fds [2]int
+		nfds, extra := 0, r.msg.Flags&unix.MSG_CTRUNC != 0
+		oob := r.oob[:r.msg.Controllen]
+		for len(oob) >= unix.CmsgLen(0) {
+			h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+			size := int(h.Len)
+			if size < unix.CmsgLen(0) || size > len(oob) {
+				break
+			}
+			data := oob[unix.CmsgLen(0):size]
+			switch {
+			case h.Level != unix.SOL_SOCKET:
+			case h.Type == unix.SCM_CREDENTIALS && len(data) >= unix.SizeofUcred:
+				r.cred = *(*unix.Ucred)(unsafe.Pointer(&data[0]))
+				d.Cred = &r.cred
+			case h.Type == unix.SCM_RIGHTS:
+				for ; len(data) >= 4; data = data[4:] {
+					fd := int(*(*int32)(unsafe.Pointer(&data[0])))
+					if nfds < len(fds) {
+						fds[nfds] = fd
+						nfds++
+					} else {
+						unix.Close(fd)
+						extra = true
+					}
 				}
-				if got, err := unix.ParseUnixRights(&msgs[i]); err == nil {
-					fds = append(fds, got...)
-				}
+			}
+			if next := unix.CmsgSpace(size - unix.CmsgLen(0)); next < len(oob) {
+				oob = oob[next:]
+			} else {
+				break
 			}
 		}
 		switch {
-		case rflags&unix.MSG_CTRUNC != 0:
-			closeAll(fds)
+		case extra || nfds > 1:
+			closeAll(fds[:nfds])
 			d.ReplyProblem = "more than one descriptor passed"
-		case len(fds) == 1:
-			if why := replyChannel(fds[0], d.Cred); why != "" {
+		case nfds == 1:
+			if why := r.replyChannel(fds[0], d.Cred); why != "" {
 				unix.Close(fds[0])
 				d.ReplyProblem = why
 			} else {
 				d.Reply = fds[0]
 			}
-		case len(fds) > 1:
-			closeAll(fds)
-			d.ReplyProblem = "more than one descriptor passed"
 		}
-		return d, nil
+		return nil
 	}
 }
 
@@ -165,17 +210,21 @@ func Receive(fd int, buf, oob []byte, flags int) (Datagram, error) {
 // to a socket the sender's user created (one end of its socketpair). A
 // socket connected elsewhere would make the daemon answer a third party.
 // It returns why not, or "".
-func replyChannel(fd int, cred *unix.Ucred) string {
+func (r *Receiver) replyChannel(fd int, cred *unix.Ucred) string {
 	domain, err1 := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN)
 	typ, err2 := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
 	if err1 != nil || err2 != nil || domain != unix.AF_UNIX || typ != unix.SOCK_SEQPACKET {
 		return "the descriptor passed is not an AF_UNIX SOCK_SEQPACKET socket"
 	}
-	peer, err := unix.GetsockoptUcred(fd, unix.SOL_SOCKET, unix.SO_PEERCRED)
-	if err != nil || peer.Pid == 0 {
+	// unix.GetsockoptUcred would allocate the result.
+	r.peer = unix.Ucred{}
+	size := uint32(unix.SizeofUcred)
+	_, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.SOL_SOCKET, unix.SO_PEERCRED,
+		uintptr(unsafe.Pointer(&r.peer)), uintptr(unsafe.Pointer(&size)), 0)
+	if e != 0 || r.peer.Pid == 0 {
 		return "the socket passed is not connected"
 	}
-	if cred == nil || peer.Uid != cred.Uid {
+	if cred == nil || r.peer.Uid != cred.Uid {
 		return "the socket passed is connected to another user's socket"
 	}
 	return ""

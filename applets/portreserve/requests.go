@@ -12,92 +12,6 @@ import (
 	"portreserve/ipc"
 )
 
-// publicGrace bounds how long serve waits at the end for the public
-// loop to answer what was queued on its socket and close it.
-const publicGrace = 100 * time.Millisecond
-
-// serve answers requests until nothing is held or a signal ends the
-// daemon, then answers what was queued, lets go of everything and
-// returns.
-//
-// Each socket has a loop of its own. Anyone may send to the public one,
-// and with a datagram come descriptors (its reply channel, or anything
-// else), which the loop that reads them may have to close: a close can
-// block for as long as their sender likes (a TCP socket lingering until
-// its peer reads, a file on a FUSE mount the sender serves), and so can
-// the recvmsg that drops descriptors beyond its control buffer. Whatever
-// the public loop is stuck in, the admin loop, which only root and the
-// daemon's user can reach, goes on serving releases, hand-offs and
-// hold-agains; the two share the table under d.mu, which neither holds
-// while it receives, answers or closes.
-func (d *daemon) serve() {
-	d.serving = true
-	publicDone := make(chan struct{})
-	go func() {
-		d.loop(d.ctl, "public socket")
-		unix.Close(d.ctl)
-		close(publicDone)
-	}()
-	d.loop(d.admin, "admin socket")
-	// Whatever was queued before the daemon stopped serving has been
-	// answered: let go of everything.
-	d.mu.Lock()
-	d.tab.releaseAll()
-	d.mu.Unlock()
-	select {
-	case <-publicDone:
-	case <-time.After(publicGrace):
-		// Stuck in a close another user made block: the socket is
-		// gone from the file system, and the process's exit ends it.
-	}
-	d.mu.Lock()
-	d.cleanup()
-	d.mu.Unlock()
-}
-
-// loop answers the datagrams that arrive on fd until the daemon stops
-// serving and the queue is drained.
-func (d *daemon) loop(fd int, what string) {
-	// A buffer one byte larger than any request: larger datagrams come
-	// back truncated and flagged, and are refused by size without the
-	// daemon ever allocating for them.
-	buf := make([]byte, ipc.RequestSize+1)
-	oob := make([]byte, ipc.OOBSize)
-	flags := 0
-	for {
-		// Idle, the daemon sits here: one blocking recvmsg per socket,
-		// no timers, no polling, so it costs no wake-ups at all. Once
-		// it stops serving, it reads what is left without waiting.
-		dg, err := ipc.Receive(fd, buf, oob, flags)
-		d.mu.Lock()
-		if d.exiting && (err != nil || drained(&dg)) {
-			d.mu.Unlock()
-			return
-		}
-		if err != nil {
-			d.mu.Unlock()
-			d.log.Error("receive on the " + what + ": " + err.Error())
-			if err == unix.EBADF || err == unix.ENOTSOCK {
-				return
-			}
-			continue
-		}
-		reply := d.handle(&dg)
-		if d.idle() {
-			// The last release: stop serving before answering it,
-			// so that when portrelease returns, the socket and the
-			// pidfile are gone too.
-			d.log.Info("every port released; exiting")
-			d.stopServing()
-		}
-		if d.exiting {
-			flags = unix.MSG_DONTWAIT
-		}
-		d.mu.Unlock()
-		d.answer(&dg, reply)
-	}
-}
-
 // allowed reports whether cred may change state: root and the daemon's own
 // user may. The credentials are the kernel's (SCM_CREDENTIALS with
 // SO_PASSCRED), never anything the client wrote in the datagram.
@@ -113,36 +27,55 @@ func who(cred *unix.Ucred) string {
 	return "pid " + strconv.Itoa(int(cred.Pid)) + " uid " + strconv.Itoa(int(cred.Uid))
 }
 
-// handle acts on one datagram and returns the reply to send, nil for
-// none. Called with d.mu held.
-func (d *daemon) handle(dg *ipc.Datagram) *ipc.Reply {
-	req, err := ipc.ParseDatagram(dg.Data, dg.Truncated)
+// handle acts on one datagram and returns the reply to send, send false
+// for none. Called with d.mu held. What another user may not ask (all but
+// a list) is refused before its name is read, and no refusal or error
+// reply allocates: a flood of them costs the daemon no memory. Their log
+// lines, within the sender's limit, are built only when logged.
+func (d *daemon) handle(dg *ipc.Datagram) (reply ipc.Reply, send bool) {
+	req, err := ipc.PeekDatagram(dg.Data, dg.Truncated)
 	if err != nil {
-		return d.malformed(dg, req, ipc.StatusOf(err), err.Error())
+		return d.malformed(dg, req, err), true
 	}
-	if req.Legacy {
-		d.legacy(req, dg.Cred)
-		return nil
-	}
-	if dg.Reply < 0 {
-		why := dg.ReplyProblem
-		if why == "" {
-			why = "no reply channel passed"
+	admin := allowed(dg.Cred)
+	switch {
+	case req.Legacy && !admin:
+		if l := d.limiter(dg.Cred); l.Allow(logger.Warning) {
+			name, _ := ipc.ParseLegacy(dg.Data)
+			l.Log.Warn("legacy release " + name + " refused: " + who(dg.Cred) + " is not root or the daemon's user")
 		}
-		d.limiter(dg.Cred).Warn(req.Op.String() + " " + req.Name + " from " + who(dg.Cred) + " ignored: " + why)
-		return nil
+		return reply, false
+	case req.Legacy:
+		req, _ = ipc.ParseDatagram(dg.Data, dg.Truncated)
+		d.legacy(req, dg.Cred)
+		return reply, false
+	case dg.Reply < 0:
+		if l := d.limiter(dg.Cred); l.Allow(logger.Warning) {
+			why := dg.ReplyProblem
+			if why == "" {
+				why = "no reply channel passed"
+			}
+			req, _ = ipc.ParseDatagram(dg.Data, dg.Truncated)
+			l.Log.Warn(req.Op.String() + " " + req.Name + " from " + who(dg.Cred) + " ignored: " + why)
+		}
+		return reply, false
 	}
-	reply := &ipc.Reply{Version: req.Version, Op: req.Op, ID: req.ID, Name: req.Name, Generation: d.tab.gen}
-	if req.Op != ipc.OpList && !allowed(dg.Cred) {
-		d.limiter(dg.Cred).Warn(req.Op.String() + " " + req.Name + " refused: " + who(dg.Cred) + " is not root or the daemon's user")
+	reply = ipc.Reply{Version: req.Version, Op: req.Op, ID: req.ID, Generation: d.tab.gen}
+	if req.Op != ipc.OpList && !admin {
+		if l := d.limiter(dg.Cred); l.Allow(logger.Warning) {
+			req, _ = ipc.ParseDatagram(dg.Data, dg.Truncated)
+			l.Log.Warn(req.Op.String() + " " + req.Name + " refused: " + who(dg.Cred) + " is not root or the daemon's user")
+		}
 		reply.Status = ipc.StatusDenied
-		return reply
+		return reply, true
 	}
+	req, _ = ipc.ParseDatagram(dg.Data, dg.Truncated)
+	reply.Name = req.Name
 	if d.exiting && (req.Op == ipc.OpHold || req.Op == ipc.OpReload) {
 		// Whatever it bound now, the exit would let go of at once.
 		reply.Status = ipc.StatusExiting
 		d.log.Debug(req.Op.String() + " " + req.Name + " from " + who(dg.Cred) + ": refused, exiting")
-		return reply
+		return reply, true
 	}
 	switch req.Op {
 	case ipc.OpRelease:
@@ -164,7 +97,7 @@ func (d *daemon) handle(dg *ipc.Datagram) *ipc.Reply {
 	case ipc.OpHandoff:
 		return d.handoff(dg, reply, req.Arg&ipc.ArgKeep != 0)
 	case ipc.OpHold:
-		d.holdAgain(reply)
+		d.holdAgain(&reply)
 	case ipc.OpReload:
 		added, ok := d.reload()
 		reply.Count = uint32(added)
@@ -173,7 +106,7 @@ func (d *daemon) handle(dg *ipc.Datagram) *ipc.Reply {
 		}
 	}
 	reply.Generation = d.tab.gen
-	return reply
+	return reply, true
 }
 
 // handoffWait bounds how long one page of a hand-off may wait for root's
@@ -188,27 +121,27 @@ const handoffWait = 5 * time.Second
 // every socket arrived, and only then closes them (with keep, it keeps
 // them anyway); a page that cannot be sent or a confirmation that does not
 // come leaves every socket held, as before the request. The ports stay
-// bound throughout. It sends its replies itself and returns nil, or the
-// reply to send when there is nothing to pass.
-func (d *daemon) handoff(dg *ipc.Datagram, reply *ipc.Reply, keep bool) *ipc.Reply {
+// bound throughout. It sends its replies itself and returns send false, or
+// the reply to send when there is nothing to pass.
+func (d *daemon) handoff(dg *ipc.Datagram, reply ipc.Reply, keep bool) (ipc.Reply, bool) {
 	h, known := d.tab.beginHandoff(reply.Name, keep)
 	if !known {
 		reply.Status = ipc.StatusNoSuchName
-		return reply
+		return reply, true
 	}
 	reply.Generation = d.tab.gen
 	if len(h.sockets) == 0 {
-		return reply
+		return reply, true
 	}
 	reply.Total = uint32(len(h.sockets))
-	err := d.sendSockets(dg, reply, h.sockets)
+	err := d.sendSockets(dg, &reply, h.sockets)
 	if err == nil {
 		err = dg.Confirmed(reply.Name, len(h.sockets), handoffWait)
 	}
 	if err != nil {
 		h.Rollback()
 		d.log.Error("hand-off " + reply.Name + " to " + who(dg.Cred) + ": " + err.Error() + "; still holding all " + strconv.Itoa(len(h.sockets)) + " sockets")
-		return &ipc.Reply{Version: reply.Version, Op: ipc.OpHandoff, ID: reply.ID, Name: reply.Name, Status: ipc.StatusFailed, Generation: d.tab.gen}
+		return ipc.Reply{Version: reply.Version, Op: ipc.OpHandoff, ID: reply.ID, Name: reply.Name, Status: ipc.StatusFailed, Generation: d.tab.gen}, true
 	}
 	h.Commit()
 	how := " sockets) to "
@@ -216,7 +149,7 @@ func (d *daemon) handoff(dg *ipc.Datagram, reply *ipc.Reply, keep bool) *ipc.Rep
 		how = " sockets, copies kept) to "
 	}
 	d.limiter(dg.Cred).Info("handed off " + reply.Name + " (" + strconv.Itoa(len(h.sockets)) + how + who(dg.Cred))
-	return nil
+	return reply, false
 }
 
 // sendSockets sends hs on the datagram's channel, a page of entries and
@@ -283,16 +216,10 @@ func (d *daemon) holdAgain(reply *ipc.Reply) {
 		strconv.Itoa(failed) + " failed, " + strconv.Itoa(pending) + " pending")
 }
 
-// legacy acts on a portreserve 0.0.5 release: a bare name, no reply.
+// legacy acts on a portreserve 0.0.5 release from root or the daemon's
+// user: a bare name, no reply.
 func (d *daemon) legacy(req ipc.Request, cred *unix.Ucred) {
 	name := req.Name
-	if req.Op == ipc.OpReleaseAll {
-		name = ipc.AllNames
-	}
-	if !allowed(cred) {
-		d.limiter(cred).Warn("legacy release " + name + " refused: " + who(cred) + " is not root or the daemon's user")
-		return
-	}
 	if req.Op == ipc.OpReleaseAll {
 		d.tab.releaseAll()
 		d.limiter(cred).Info("released everything (legacy request) for " + who(cred))
@@ -300,32 +227,22 @@ func (d *daemon) legacy(req ipc.Request, cred *unix.Ucred) {
 	}
 	if known, closed, _ := d.tab.release(name); known {
 		d.limiter(cred).Info("released " + name + " (" + strconv.Itoa(closed) + " ports, legacy request) for " + who(cred))
-	} else {
+	} else if d.log.Verbose {
 		d.log.Debug("legacy release " + name + ": no such name")
 	}
 }
 
 // malformed logs a datagram that is not a valid request, within the
 // sender's limit (see limiter), and returns the error reply.
-func (d *daemon) malformed(dg *ipc.Datagram, req ipc.Request, status ipc.Status, why string) *ipc.Reply {
-	size := strconv.Itoa(len(dg.Data))
-	if dg.Truncated {
-		size = "more than " + size
-	}
-	d.limiter(dg.Cred).Warn("malformed datagram (" + size + " bytes) from " + who(dg.Cred) + ": " + why)
-	return &ipc.Reply{Version: req.Version, Op: req.Op, ID: req.ID, Status: status, Generation: d.tab.gen}
-}
-
-// answer sends r, if any, on the datagram's reply channel, if it has one,
-// without waiting (a client that does not read loses its reply), and
-// closes the channel.
-func (d *daemon) answer(dg *ipc.Datagram, r *ipc.Reply) {
-	if r != nil && dg.Reply >= 0 {
-		if err := dg.Answer(r.Marshal(), nil, 0); err != nil {
-			d.log.Debug("reply to " + who(dg.Cred) + ": " + err.Error())
+func (d *daemon) malformed(dg *ipc.Datagram, req ipc.Request, err error) ipc.Reply {
+	if l := d.limiter(dg.Cred); l.Allow(logger.Warning) {
+		size := strconv.Itoa(len(dg.Data))
+		if dg.Truncated {
+			size = "more than " + size
 		}
+		l.Log.Warn("malformed datagram (" + size + " bytes) from " + who(dg.Cred) + ": " + err.Error())
 	}
-	dg.Done()
+	return ipc.Reply{Version: req.Version, Op: req.Op, ID: req.ID, Status: ipc.StatusOf(err), Generation: d.tab.gen}
 }
 
 // limiter returns the log limit for what cred's requests make the daemon

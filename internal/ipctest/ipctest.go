@@ -49,10 +49,10 @@ func Start(t *testing.T, answer Answer) *Daemon {
 	var kept []int // reply channels of requests left unanswered
 	go func() {
 		defer close(done)
-		buf := make([]byte, ipc.RequestSize+1)
-		oob := make([]byte, ipc.OOBSize)
+		rc := ipc.NewReceiver(fd)
 		for {
-			dg, err := ipc.Receive(fd, buf, oob, 0)
+			var dg ipc.Datagram
+			err := rc.Receive(&dg, 0)
 			if err != nil || (len(dg.Data) == 0 && dg.Cred == nil) {
 				return // shut down
 			}

@@ -35,8 +35,17 @@ func (r *Limiter) Info(msg string) { r.Logf(Info, msg) }
 // Logf logs msg with the given severity, or counts it when the window's
 // share is used up.
 func (r *Limiter) Logf(severity int, msg string) {
+	if r.Allow(severity) {
+		r.Log.Log(severity, msg)
+	}
+}
+
+// Allow counts a message of the given severity and reports whether it may
+// be logged now, for a caller that builds the message only then (a flood
+// of refusals then costs no allocation at all).
+func (r *Limiter) Allow(severity int) bool {
 	if severity == Debug && !r.Log.Verbose {
-		return
+		return false
 	}
 	r.mu.Lock()
 	now := time.Now()
@@ -52,11 +61,11 @@ func (r *Limiter) Logf(severity int, msg string) {
 		}
 		r.held++
 		r.mu.Unlock()
-		return
+		return false
 	}
 	r.passed++
 	r.mu.Unlock()
-	r.Log.Log(severity, msg)
+	return true
 }
 
 // flush logs how many messages were held back, if any.

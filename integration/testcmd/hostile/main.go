@@ -11,6 +11,7 @@
 //	hostile forge SOCKET
 //	hostile release-all SOCKET
 //	hostile linger SOCKET refused|extra|queued
+//	hostile random SOCKET COUNT
 package main
 
 import (
@@ -53,6 +54,9 @@ func hostile(args []string) int {
 		return releaseAll(args[1])
 	case "linger":
 		return linger(args[1], args[2])
+	case "random":
+		n, _ := strconv.Atoi(args[2])
+		return random(args[1], n)
 	case "partial-handoff":
 		pages, _ := strconv.Atoi(args[3])
 		return partialHandoff(args[1], args[2], pages)
@@ -441,5 +445,58 @@ func linger(sock, how string) int {
 	unix.Close(conn)
 	os.Stdout.WriteString("lingering\n")
 	waitForKill()
+	return 0
+}
+
+// random sends n random datagrams: random bytes, some after the magic,
+// some legacy names, half of them with a reply channel it never reads.
+// Then it asks for a list and waits for the reply, so that the daemon has
+// read everything before it, and says "sent N".
+func random(sock string, n int) int {
+	fd, err := rawsock.DialAutobound(sock)
+	if err != nil {
+		os.Stdout.WriteString("dial: " + err.Error() + "\n")
+		return 1
+	}
+	buf := make([]byte, 100)
+	var size [1]byte
+	for i := 0; i < n; i++ {
+		rand.Read(size[:])
+		b := buf[:int(size[0])%len(buf)]
+		rand.Read(b)
+		switch i % 5 {
+		case 1:
+			b = append([]byte(ipc.Magic), b...)
+		case 2:
+			for j := range b {
+				b[j] = 'a' + b[j]%26 // a legacy release name
+			}
+		}
+		if i%2 == 0 {
+			rawsock.Sendmsg(fd, b)
+			continue
+		}
+		mine, theirs, err := rawsock.Channel()
+		if err != nil {
+			continue
+		}
+		rawsock.Sendmsg(fd, b, theirs)
+		unix.Close(theirs)
+		unix.Close(mine)
+	}
+	mine, theirs, err := rawsock.Channel()
+	if err == nil {
+		err = rawsock.Sendmsg(fd, (&ipc.Request{Op: ipc.OpList}).Marshal(), theirs)
+	}
+	if err == nil {
+		tv := unix.NsecToTimeval(int64(30 * time.Second))
+		unix.SetsockoptTimeval(mine, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+		_, err = unix.Read(mine, make([]byte, ipc.MaxReplySize))
+	}
+	if err != nil {
+		os.Stdout.WriteString("list after the datagrams: " + err.Error() + "\n")
+		return 1
+	}
+	os.Stdout.WriteString("sent " + strconv.Itoa(n) + "\n")
 	return 0
 }
