@@ -114,4 +114,3 @@ func (d *daemon) answer(dg *ipc.Datagram, r *ipc.Reply, send bool, out []byte) [
 	dg.Done()
 	return out
 }
-
