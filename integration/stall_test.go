@@ -10,6 +10,8 @@ package integration
 
 import (
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -66,24 +68,49 @@ func publicAnswers(t *testing.T, sock string, wait time.Duration) bool {
 	return err == nil && n > 0
 }
 
+// fuseMountpoint returns a directory uid 65534 may mount a FUSE file
+// system on, unmounted when the test ends, after the attacker is killed.
+func fuseMountpoint(t *testing.T, s *setup) string {
+	t.Helper()
+	if st, err := os.Stat("/dev/fuse"); err != nil || st.Mode().Perm()&0o006 != 0o006 {
+		t.Skip("unprivileged FUSE mounts need /dev/fuse, mode 0666 as Debian's udev rule makes it (.ci/run sets that mode)")
+	}
+	if _, err := exec.LookPath("fusermount3"); err != nil {
+		t.Skip("fusermount3 not found: .ci/run installs fuse3")
+	}
+	mnt := filepath.Join(s.dir, "mnt")
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Chown(mnt, nobody, nobody)
+	t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
+	return mnt
+}
+
 // TestHostileStall: another user's lingering connection reaches the
 // daemon three ways (testcmd/hostile linger): refused as a reply channel,
 // dropped as a descriptor beyond the control buffer, and queued inside a
-// valid reply channel. While it holds, root's release, hold-again,
+// valid reply channel; and a file on a FUSE mount that user serves, whose
+// flush it never answers (testcmd/hostile fuse), is refused as a reply
+// channel. While each holds, root's release, hold-again,
 // hand-off and list are each answered within their normal time, 20 of 20,
 // and the daemon's threads and descriptors stay bounded. Before the admin
 // socket, each way stopped all serving until the attacker let go.
 func TestHostileStall(t *testing.T) {
 	needNetns(t)
-	for _, how := range []string{"refused", "extra", "queued"} {
+	for _, how := range []string{"refused", "extra", "queued", "fuse"} {
 		t.Run(how, func(t *testing.T) {
 			s := newSetup(t, map[string]string{"a": "7901/tcp\n", "b": "7902/tcp\n", "keep": "7903/udp\n"})
 			s.mustStart(t)
 			s.openToOthers()
 			pid := s.daemonPid()
 			threads0, fds0 := threadsAndFds(t, pid)
-			if line := startHostile(t, asNobody(t, "linger", s.sock, how)); line != "lingering" {
-				t.Fatalf("hostile linger %s said %q; want lingering", how, line)
+			attack, ready := []string{"linger", s.sock, how}, "lingering"
+			if how == "fuse" {
+				attack, ready = []string{"fuse", s.sock, fuseMountpoint(t, s)}, "flushing"
+			}
+			if line := startHostile(t, asNobody(t, attack...)); line != ready {
+				t.Fatalf("hostile %q said %q; want %s", attack, line, ready)
 			}
 			// The attack holds: the public socket's loop is stuck in the
 			// close, and answers nobody.

@@ -12,6 +12,7 @@
 //	hostile release-all SOCKET
 //	hostile linger SOCKET refused|extra|queued
 //	hostile random SOCKET COUNT
+//	hostile fuse SOCKET MOUNTPOINT
 package main
 
 import (
@@ -54,6 +55,8 @@ func hostile(args []string) int {
 		return releaseAll(args[1])
 	case "linger":
 		return linger(args[1], args[2])
+	case "fuse":
+		return fuseFile(args[1], args[2])
 	case "random":
 		n, _ := strconv.Atoi(args[2])
 		return random(args[1], n)
@@ -378,31 +381,113 @@ func releaseAll(sock string) int {
 //	queued   queued in a valid reply channel (a list request): closing
 //	         the channel after the reply purges its queue
 //
-// It says "lingering" once the datagram is sent, then stays until killed.
+// Whose close is the last is a race: 256 list requests go first, so that
+// the daemon is busy with them while this process drops its reference,
+// and if this process's close blocks all the same (the daemon was
+// quicker), it lets its peer read, so that the close ends, and tries
+// again. It says "lingering" once the daemon has the last reference, then
+// stays until killed.
 func linger(sock, how string) int {
-	fail := func(what string, err error) int {
-		os.Stdout.WriteString(what + ": " + err.Error() + "\n")
+	fd, err := rawsock.DialAutobound(sock)
+	if err != nil {
+		os.Stdout.WriteString("dial: " + err.Error() + "\n")
 		return 1
 	}
+	for try := 0; try < 10; try++ {
+		conn, peer, err := lingering()
+		if err != nil {
+			os.Stdout.WriteString("lingering connection: " + err.Error() + "\n")
+			return 1
+		}
+		list := (&ipc.Request{Op: ipc.OpList}).Marshal()
+		for i := 0; i < 256; i++ {
+			if mine, theirs, err := rawsock.Channel(); err == nil {
+				rawsock.Sendmsg(fd, list, theirs)
+				unix.Close(theirs)
+				unix.Close(mine)
+			}
+		}
+		last := conn // the reference this process drops last
+		switch how {
+		case "refused":
+			err = rawsock.Sendmsg(fd, list, conn)
+		case "extra":
+			a, _ := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			b, _ := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			err = rawsock.Sendmsg(fd, list, a, b, conn)
+			unix.Close(a)
+			unix.Close(b)
+		case "queued":
+			mine, theirs, cerr := rawsock.Channel()
+			if cerr != nil {
+				os.Stdout.WriteString("socketpair: " + cerr.Error() + "\n")
+				return 1
+			}
+			// Queued for the end the daemon gets: mine sends to theirs;
+			// the queue holds a reference, so this close is not the last.
+			if err = rawsock.Sendmsg(mine, []byte("x"), conn); err == nil {
+				unix.Close(conn)
+				err = rawsock.Sendmsg(fd, list, theirs)
+			}
+			last = theirs
+		default:
+			os.Stdout.WriteString("unknown way " + how + "\n")
+			return 2
+		}
+		if err != nil {
+			os.Stdout.WriteString("send: " + err.Error() + "\n")
+			return 1
+		}
+		closed := make(chan struct{})
+		go func() { unix.Close(last); close(closed) }()
+		select {
+		case <-closed:
+			os.Stdout.WriteString("lingering\n")
+			waitForKill()
+		case <-time.After(500 * time.Millisecond):
+			// This close was the last: read, so that it ends.
+			buf := make([]byte, 1<<16)
+			for done := false; !done; {
+				unix.Read(peer, buf)
+				select {
+				case <-closed:
+					done = true
+				default:
+				}
+			}
+			unix.Close(peer)
+		}
+	}
+	os.Stdout.WriteString("the daemon closed first every time\n")
+	return 1
+}
+
+// lingering returns a TCP connection on 127.0.0.1 whose close blocks for
+// good (SO_LINGER 2^31-1 seconds, its send queue full) as long as its
+// peer, also returned, does not read.
+func lingering() (conn, peer int, err error) {
 	ln, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return fail("socket", err)
+		return -1, -1, err
 	}
-	lo := &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}
-	if err := unix.Bind(ln, lo); err != nil {
-		return fail("bind", err)
+	defer unix.Close(ln)
+	if err := unix.Bind(ln, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		return -1, -1, err
 	}
 	unix.Listen(ln, 1)
 	sa, _ := unix.Getsockname(ln)
-	conn, _ := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	// Small buffers fill fast; the peer's stays full, unread.
+	conn, err = unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, -1, err
+	}
+	// Small buffers fill fast.
 	unix.SetsockoptInt(conn, unix.SOL_SOCKET, unix.SO_SNDBUF, 4096)
 	if err := unix.Connect(conn, sa); err != nil {
-		return fail("connect", err)
+		return -1, -1, err
 	}
-	peer, _, err := unix.Accept(ln)
+	peer, _, err = unix.Accept(ln)
 	if err != nil {
-		return fail("accept", err)
+		return -1, -1, err
 	}
 	unix.SetsockoptInt(peer, unix.SOL_SOCKET, unix.SO_RCVBUF, 4096)
 	unix.SetNonblock(conn, true)
@@ -413,39 +498,7 @@ func linger(sock, how string) int {
 		}
 	}
 	unix.SetsockoptLinger(conn, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 1<<31 - 1})
-	fd, err := rawsock.DialAutobound(sock)
-	if err != nil {
-		return fail("dial", err)
-	}
-	list := (&ipc.Request{Op: ipc.OpList}).Marshal()
-	switch how {
-	case "refused":
-		err = rawsock.Sendmsg(fd, list, conn)
-	case "extra":
-		a, _ := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		b, _ := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		err = rawsock.Sendmsg(fd, list, a, b, conn)
-	case "queued":
-		mine, theirs, cerr := rawsock.Channel()
-		if cerr != nil {
-			return fail("socketpair", cerr)
-		}
-		// Queued for the end the daemon gets: mine sends to theirs.
-		if err = rawsock.Sendmsg(mine, []byte("x"), conn); err == nil {
-			err = rawsock.Sendmsg(fd, list, theirs)
-		}
-		unix.Close(theirs)
-	default:
-		os.Stdout.WriteString("unknown way " + how + "\n")
-		return 2
-	}
-	if err != nil {
-		return fail("send", err)
-	}
-	unix.Close(conn)
-	os.Stdout.WriteString("lingering\n")
-	waitForKill()
-	return 0
+	return conn, peer, nil
 }
 
 // random sends n random datagrams: random bytes, some after the magic,
