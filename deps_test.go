@@ -59,9 +59,42 @@ func TestDeps(t *testing.T) {
 	}
 }
 
+// forbiddenSymbols are functions of allowed packages that the binary must
+// not link, with what they cost and what links them.
+var forbiddenSymbols = map[string]string{
+	"time.LoadLocationFromTZData": "60 kB with time.Time's formatting: a channel of time.Time (time.After, time.NewTimer, time.Tick) links them; time.AfterFunc does not",
+	"os.(*File).Stat":             "about 100 kB with os.FileInfo and time zones (internal/rawfs opens and reads with x/sys/unix)",
+}
+
+// TestSymbols fails when the binary links a function of forbiddenSymbols.
+func TestSymbols(t *testing.T) {
+	for sym, why := range forbiddenSymbols {
+		if linked(t, sym) {
+			t.Errorf("the binary links %s: %s", sym, why)
+		}
+	}
+}
+
+// symbols caches the built binary's symbol table for linked.
+var symbols []string
+
 // linked reports whether the built binary has a symbol starting with
 // prefix.
 func linked(t *testing.T, prefix string) bool {
+	t.Helper()
+	if symbols == nil {
+		symbols = binarySymbols(t)
+	}
+	for _, s := range symbols {
+		if strings.HasPrefix(s, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// binarySymbols builds the binary and returns its symbols' names.
+func binarySymbols(t *testing.T) []string {
 	t.Helper()
 	bin := t.TempDir() + "/portreserve"
 	build := exec.Command("go", "build", "-o", bin, ".")
@@ -73,11 +106,11 @@ func linked(t *testing.T, prefix string) bool {
 	if err != nil {
 		t.Fatalf("go tool nm: %v", err)
 	}
+	var names []string
 	for _, line := range strings.Split(string(out), "\n") {
-		f := strings.Fields(line)
-		if len(f) >= 3 && strings.HasPrefix(f[2], prefix) {
-			return true
+		if f := strings.Fields(line); len(f) >= 3 {
+			names = append(names, f[2])
 		}
 	}
-	return false
+	return names
 }

@@ -357,8 +357,10 @@ func TestMalformedDatagrams(t *testing.T) {
 		t.Fatal(err)
 	}
 	unix.Close(fd)
-	// Requests are served in order: once a list is answered, the legacy
-	// datagram before it has been acted on.
+	// Each socket's requests are served in order: once a list sent to
+	// the public socket is answered, the legacy datagram before it has
+	// been acted on.
+	sendRaw(t, s.sock, (&ipc.Request{Op: ipc.OpList}).Marshal())
 	entries := s.list(t)
 	states := map[string]ipc.State{}
 	for _, e := range entries {

@@ -454,7 +454,9 @@ func TestHandoffWithoutChannelKeepsRelease(t *testing.T) {
 	}
 	syscall.Sendto(fd, (&ipc.Request{Op: ipc.OpHandoff, Name: "a"}).Marshal(), 0, &syscall.SockaddrUnix{Name: s.sock})
 	syscall.Close(fd)
-	// A reload, as SIGHUP does, served after the request before it.
+	// A list on the same (public) socket: once it is answered, the
+	// request before it has been served. Then a reload, as SIGHUP does.
+	sendRaw(t, s.sock, (&ipc.Request{Op: ipc.OpList}).Marshal())
 	c, err := ipc.Dial(s.sock)
 	if err != nil {
 		t.Fatal(err)

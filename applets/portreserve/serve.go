@@ -40,9 +40,14 @@ func (d *daemon) serve() {
 	d.mu.Lock()
 	d.tab.releaseAll()
 	d.mu.Unlock()
+	// time.AfterFunc, not time.After: a channel of time.Time links
+	// the time formatting and zone loading in, 60 kB.
+	late := make(chan struct{})
+	timer := time.AfterFunc(publicGrace, func() { close(late) })
 	select {
 	case <-publicDone:
-	case <-time.After(publicGrace):
+		timer.Stop()
+	case <-late:
 		// Stuck in a close another user made block: the socket is
 		// gone from the file system, and the process's exit ends it.
 	}
