@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -280,22 +281,45 @@ func TestHandoffTenThousand(t *testing.T) {
 }
 
 // TestHandoffDeadlineSweep: portrelease --exec of 10,000 sockets with
-// every deadline from 1 ms to 1 s. Whether the deadline ends before the
-// sockets are all there, between the confirmation and the daemon's
-// closing of its copies, or not at all, either the service runs with all
-// of them or the daemon still holds all of them; never neither. (Before
-// the confirmation was the client's last word, a deadline ending after it
-// left the client without its sockets and the daemon without its copies:
-// the port free for anyone.)
+// every deadline from 1 ms to 1 s, and then in 2 ms steps around the
+// shortest one that got the sockets across, where the deadline ends
+// between the confirmation and the daemon's answer; and then with the
+// daemon stopped (SIGSTOP) at each 2 ms of that hand-off until the
+// client's deadline has passed, which widens any window to the whole
+// deadline. Whenever it ends, either the service runs with all of them or
+// the daemon still holds all of them; never neither. (Before the confirmation was the client's last
+// word, a deadline ending after it left the client without its sockets
+// and the daemon without its copies: the port free for anyone.)
 func TestHandoffDeadlineSweep(t *testing.T) {
 	needNetns(t)
 	// "stay" keeps the daemon running while big is handed off.
 	s := newSetup(t, map[string]string{"big": "20000-24999\n", "stay": "25000/udp\n"})
 	s.mustStart(t)
 	var outcomes []string
-	for _, ms := range []int{1, 2, 3, 5, 7, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 100, 120, 150, 200, 300, 500, 1000} {
+	// try hands big off with a deadline of ms and reports whether the
+	// service got the sockets; with stopAt > 0, the daemon is stopped
+	// that many ms into the hand-off until the client has given up or
+	// run the service.
+	try := func(ms, stopAt int) bool {
 		deadline := strconv.FormatFloat(float64(ms)/1000, 'f', 3, 64)
-		r := s.release(t, "-t", deadline, "--exec", "big", "--", "sh", "-c", "echo ran $LISTEN_FDS")
+		var r result
+		if stopAt == 0 {
+			r = s.release(t, "-t", deadline, "--exec", "big", "--", "sh", "-c", "echo ran $LISTEN_FDS")
+		} else {
+			var out strings.Builder
+			cmd := exec.Command(bin("portrelease"), "-s", s.sock, "-t", deadline, "--exec", "big", "--", "sh", "-c", "echo ran $LISTEN_FDS")
+			cmd.Stdout = &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Duration(stopAt) * time.Millisecond)
+			pid := s.daemonPid()
+			syscall.Kill(pid, syscall.SIGSTOP)
+			cmd.Wait()
+			syscall.Kill(pid, syscall.SIGCONT)
+			r.stdout, r.code = out.String(), cmd.ProcessState.ExitCode()
+			deadline += " stopped at " + strconv.Itoa(stopAt) + " ms"
+		}
 		ran := strings.HasPrefix(r.stdout, "ran ")
 		if ran && r.stdout != "ran 10000\n" {
 			t.Fatalf("-t %s: the service said %q; want ran 10000", deadline, r.stdout)
@@ -313,13 +337,28 @@ func TestHandoffDeadlineSweep(t *testing.T) {
 			outcomes = append(outcomes, deadline+" both")
 		case !ran && states[ipc.Held] == 10000:
 			outcomes = append(outcomes, deadline+" kept")
-			continue
+			return false
 		default:
 			t.Fatalf("-t %s: portrelease = %d, %q, service ran %v; the daemon lists %v; want the service to run with all 10,000 or the daemon to hold them all",
 				deadline, r.code, r.stderr, ran, states)
 		}
 		if r := run(t, "portreserve", s.args("big")...); r.code != 0 {
 			t.Fatalf("portreserve big (hold again) after -t %s = %d, %q", deadline, r.code, r.stderr)
+		}
+		return true
+	}
+	first := 0
+	for _, ms := range []int{1, 2, 3, 5, 7, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 100, 120, 150, 200, 300, 500, 1000} {
+		if try(ms, 0) && first == 0 {
+			first = ms
+		}
+	}
+	if first > 0 {
+		for ms := max(1, first-40); ms <= first+10; ms += 2 {
+			try(ms, 0)
+		}
+		for at := max(1, first-40); at <= first+10; at += 2 {
+			try(2*first+100, at)
 		}
 	}
 	t.Logf("deadline and outcome: %s", strings.Join(outcomes, ", "))
