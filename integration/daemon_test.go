@@ -412,8 +412,10 @@ func TestSignals(t *testing.T) {
 		mustBeFree(t, port, inetaddr.TCP)
 		mustBeFree(t, port, inetaddr.UDP)
 	}
-	if _, err := os.Stat(s.sock); !os.IsNotExist(err) {
-		t.Errorf("socket left after SIGTERM: %v", err)
+	for _, sock := range []string{s.sock, ipc.AdminPath(s.sock)} {
+		if _, err := os.Stat(sock); !os.IsNotExist(err) {
+			t.Errorf("socket %s left after SIGTERM: %v", sock, err)
+		}
 	}
 	if _, err := os.Stat(s.pidfile); !os.IsNotExist(err) {
 		t.Errorf("pidfile left after SIGTERM: %v", err)

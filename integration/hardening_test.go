@@ -337,6 +337,16 @@ func TestSocketAndPidfileSecurity(t *testing.T) {
 	if st.Mode&0o777 != 0o666 || st.Mode&unix.S_IFMT != unix.S_IFSOCK {
 		t.Errorf("socket mode %o; want a socket, 0666", st.Mode)
 	}
+	// The admin socket: 0600, root's and the daemon's user's only; another
+	// user cannot even send to it.
+	unix.Lstat(ipc.AdminPath(s.sock), &st)
+	if st.Mode&0o777 != 0o600 || st.Mode&unix.S_IFMT != unix.S_IFSOCK || st.Uid != 0 {
+		t.Errorf("admin socket mode %o uid %d; want a socket, 0600, root", st.Mode, st.Uid)
+	}
+	s.openToOthers()
+	if out, err := asNobody(t, "forge", ipc.AdminPath(s.sock)).CombinedOutput(); err == nil || !strings.Contains(string(out), "dial: connect "+ipc.AdminPath(s.sock)+": permission denied") {
+		t.Errorf("another user sending to the admin socket: %v, %q; want permission denied", err, out)
+	}
 	unix.Lstat(filepath.Dir(s.sock), &st)
 	if st.Mode&0o777 != 0o755 || st.Uid != 0 {
 		t.Errorf("socket directory mode %o uid %d; want 0755, root", st.Mode&0o777, st.Uid)
