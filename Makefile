@@ -19,8 +19,9 @@
 #   make release    build/release: static binaries for every make cross
 #                   architecture and amd64, the .deb for amd64 and arm64,
 #                   SHA256SUMS; two runs give identical bytes
-#   make install-systemd | install-sysvinit | install-openrc
+#   make install-systemd | install-sysvinit | install-openrc | install-busybox
 #                   the service definition for one init system, in place
+#                   (busybox: /etc/init.d/S20portreserve, for rcS)
 #   make check-build  prove the build static and reproducible, report its size
 #   make cross      static binaries for arm64, armv7, 386, riscv64, mipsle,
 #                   ppc64le in build/cross/ARCH/, with their sizes
@@ -43,7 +44,7 @@ UNITDIR ?= $(PREFIX)/lib/systemd/system
 # copies name $(SBINDIR) instead.
 SUBST := sed 's|/usr/sbin/port|$(SBINDIR)/port|g'
 # What make install copies, with SUBST, into $(DATADIR).
-SCRIPT_DIRS := systemd sysvinit openrc runit s6 cups example
+SCRIPT_DIRS := systemd sysvinit openrc runit s6 busybox cups example
 BUILD   := build
 # The version --version prints: git describe of the tree (a tag, or the
 # commit, "-dirty" with uncommitted changes); without git, give it:
@@ -65,7 +66,7 @@ APPLETS := portrelease portreserve-check
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(BUILD)/tools/staticcheck
 
-.PHONY: all build test tools e2e fuzz bench demo image deb lintian release install install-systemd install-sysvinit install-openrc clean check-build cross cross-test
+.PHONY: all build test tools e2e fuzz bench demo image deb lintian release install install-systemd install-sysvinit install-openrc install-busybox clean check-build cross cross-test
 
 all: build
 
@@ -175,6 +176,13 @@ install-sysvinit install-openrc:
 	install -d $(DESTDIR)$(SYSCONFDIR)/init.d
 	$(SUBST) scripts/$(@:install-%=%)/portreserve > $(DESTDIR)$(SYSCONFDIR)/init.d/portreserve
 	chmod 0755 $(DESTDIR)$(SYSCONFDIR)/init.d/portreserve
+
+# busybox init (Buildroot's rcS): /etc/init.d/S20portreserve, before the
+# RPC services (Buildroot's S30rpcbind).
+install-busybox:
+	install -d $(DESTDIR)$(SYSCONFDIR)/init.d
+	$(SUBST) scripts/busybox/S20portreserve > $(DESTDIR)$(SYSCONFDIR)/init.d/S20portreserve
+	chmod 0755 $(DESTDIR)$(SYSCONFDIR)/init.d/S20portreserve
 
 check-build:
 	$(GOBUILD) -o $(BUILD)/.repro1 .
