@@ -172,6 +172,23 @@ func (c *Conn) Handoff(name string, keep bool, timeout time.Duration) ([]Entry, 
 	if err := c.confirm(ch, req, len(fds)); err != nil {
 		return fail(err)
 	}
+	// The sockets are this process's now. Until the deadline, wait for
+	// the daemon to close the channel, whatever it says: once it has,
+	// a daemon left with nothing to hold has removed its socket, and a
+	// caller about to exec (portrelease --exec as a container's PID 1)
+	// can reap it.
+	if setTimeout(ch, unix.SO_RCVTIMEO, deadline) == nil {
+		buf := make([]byte, MaxReplySize)
+		for {
+			n, err := unix.Read(ch, buf)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil || n == 0 {
+				break
+			}
+		}
+	}
 	return entries, fds, nil
 }
 
