@@ -628,7 +628,11 @@ func bootDebian(t *testing.T, init string) string {
 		// it once it is done with the make install copy.
 		args = append(args, debPackage(t))
 	}
-	if out, err := exec.Command("sh", args...).CombinedOutput(); err != nil {
+	mkimage := exec.Command("sh", args...)
+	// The kernel's modules, unpacked beside it (.ci/run): NFS, its server
+	// and sunrpc are modules in Debian's cloud kernel.
+	mkimage.Env = append(os.Environ(), "MODULES="+filepath.Join(filepath.Dir(kernel), "..", "lib", "modules"))
+	if out, err := mkimage.CombinedOutput(); err != nil {
 		t.Fatalf("mkimage.sh %s: %v\n%s", init, err, out)
 	}
 	return boot(kernel, 600, 1024, "root=/dev/nvme0n1 rw",

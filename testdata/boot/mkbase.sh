@@ -7,11 +7,14 @@
 # in PORTRESERVE_TEST_ROOT_SYSTEMD (_SYSVINIT, _OPENRC); mkimage.sh adds the
 # project to a copy. cups-daemon is the real cupsd, curl asks it for a
 # page; ifupdown brings up the loopback interface where systemd does not
-# (without it, 127.0.0.1 is unreachable under sysvinit and OpenRC).
+# (without it, 127.0.0.1 is unreachable under sysvinit and OpenRC). The
+# systemd root has nfs-kernel-server (and kmod, to load its modules): the
+# kernel's NFS client, mounting the machine's own export, is an adversary
+# too.
 set -eu
 init=$1 dir=$2
 case $init in
-systemd) pkgs=systemd,systemd-sysv,udev,iproute2,rpcbind,nfs-common,cups-daemon,curl ;;
+systemd) pkgs=systemd,systemd-sysv,udev,kmod,iproute2,rpcbind,nfs-common,nfs-kernel-server,cups-daemon,curl ;;
 sysvinit) pkgs=sysvinit-core,initscripts,ifupdown,iproute2,rpcbind,nfs-common,cups-daemon,curl ;;
 openrc) pkgs=sysvinit-core,openrc,initscripts,ifupdown,iproute2,rpcbind,nfs-common,cups-daemon,curl ;;
 *) echo "mkbase.sh: unknown init $init" >&2; exit 2 ;;

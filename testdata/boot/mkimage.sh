@@ -9,7 +9,10 @@
 # an example configuration, and the boot test of this directory, which
 # prints its checks on the serial console; with DEB, the package (make
 # deb) as /root/portreserve.deb, which the boot test installs and purges
-# once it is done with the make install copy. No network needed.
+# once it is done with the make install copy; with $MODULES, a directory
+# of the booted kernel's modules (lib/modules, from its package), those
+# modules, for the systemd root's NFS server and client. No network
+# needed.
 set -eu
 init=$1 base=$2 out=$3 src=$4 deb=${5:-}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -28,6 +31,17 @@ install -m 0755 "$here/boot-check" "$root/usr/local/sbin/boottest"
 [ -z "$deb" ] || install -m 0644 "$deb" "$root/root/portreserve.deb"
 case $init in
 systemd)
+	# The machine's own export, which the boot test mounts over NFS,
+	# with the kernel's NFS and sunrpc modules.
+	if [ -n "${MODULES:-}" ] && [ -d "$MODULES" ]; then
+		mkdir -p "$root/lib/modules"
+		cp -a "$MODULES/." "$root/lib/modules/"
+		for v in "$MODULES"/*; do chroot "$root" depmod "${v##*/}"; done
+	fi
+	mkdir -p "$root/srv/nfs"
+	echo ok > "$root/srv/nfs/file"
+	printf '/srv/nfs 127.0.0.1(rw,sync,no_subtree_check,no_root_squash)\n' > "$root/etc/exports"
+	chroot "$root" systemctl enable nfs-server.service
 	chroot "$root" systemctl enable portreserve.service
 	mkdir -p "$root/etc/systemd/system/cups.service.d"
 	install -m 0644 "$share/cups/systemd/cups.service.d/portreserve.conf" "$root/etc/systemd/system/cups.service.d/"
