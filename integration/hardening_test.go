@@ -26,22 +26,26 @@ import (
 	"portreserve/ipc"
 )
 
-// rss returns a process's VmRSS in kB.
-func rss(t *testing.T, pid int) int {
+// procStatus returns the number of a field of process pid's
+// /proc/PID/status: procStatus(t, pid, "VmRSS") is its VmRSS in kB.
+func procStatus(t *testing.T, pid int, field string) int {
 	t.Helper()
 	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == field+":" {
 			n, _ := strconv.Atoi(f[1])
 			return n
 		}
 	}
-	t.Fatal("no VmRSS")
+	t.Fatalf("no %s in /proc/%d/status", field, pid)
 	return 0
 }
+
+// rss returns a process's VmRSS in kB.
+func rss(t *testing.T, pid int) int { return procStatus(t, pid, "VmRSS") }
 
 func TestKill9DuringStartup(t *testing.T) {
 	needNetns(t)

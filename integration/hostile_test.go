@@ -287,23 +287,6 @@ func TestForeignReplyChannelRefused(t *testing.T) {
 	}
 }
 
-// rssAnon returns process pid's RssAnon in kB.
-func rssAnon(t *testing.T, pid int) int {
-	t.Helper()
-	status, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(status), "\n") {
-		if v, ok := strings.CutPrefix(line, "RssAnon:"); ok {
-			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
-			return kb
-		}
-	}
-	t.Fatalf("no RssAnon in /proc/%d/status", pid)
-	return 0
-}
-
 // TestHostileRandomMemory: 20,000 random datagrams from another user
 // (random bytes, after the magic or not, legacy names, half with a reply
 // channel) leave the daemon's anonymous memory where it was: refusing
@@ -315,12 +298,12 @@ func TestHostileRandomMemory(t *testing.T) {
 	s.mustStart(t)
 	s.openToOthers()
 	pid := s.daemonPid()
-	before := rssAnon(t, pid)
+	before := procStatus(t, pid, "RssAnon")
 	out, err := asNobody(t, "random", s.sock, "20000").CombinedOutput()
 	if err != nil || string(out) != "sent 20000\n" {
 		t.Fatalf("hostile random: %v, %q", err, out)
 	}
-	after := rssAnon(t, pid)
+	after := procStatus(t, pid, "RssAnon")
 	t.Logf("daemon RssAnon %d kB before 20,000 random datagrams, %d kB after", before, after)
 	if after-before > 256 {
 		t.Errorf("RssAnon grew by %d kB; want at most 256", after-before)
