@@ -176,6 +176,9 @@ install-sysvinit install-openrc:
 	install -d $(DESTDIR)$(SYSCONFDIR)/init.d
 	$(SUBST) scripts/$(@:install-%=%)/portreserve > $(DESTDIR)$(SYSCONFDIR)/init.d/portreserve
 	chmod 0755 $(DESTDIR)$(SYSCONFDIR)/init.d/portreserve
+	@# OpenRC's settings file, unless the user already has one.
+	if [ $@ = install-openrc ] && [ ! -e $(DESTDIR)$(SYSCONFDIR)/conf.d/portreserve ]; then \
+	  install -D -m 0644 scripts/openrc/portreserve.confd $(DESTDIR)$(SYSCONFDIR)/conf.d/portreserve; fi
 
 # busybox init (Buildroot's rcS): /etc/init.d/S20portreserve, before the
 # RPC services (Buildroot's S30rpcbind).
