@@ -18,7 +18,8 @@
 #                   arm64), with dpkg-deb; make lintian checks it
 #   make release    build/release: static binaries for every make cross
 #                   architecture and amd64, the .deb for amd64 and arm64,
-#                   SHA256SUMS; two runs give identical bytes
+#                   the license notices (scripts/notices.sh), SHA256SUMS;
+#                   two runs give identical bytes
 #   make install-systemd | install-sysvinit | install-openrc | install-busybox
 #                   the service definition for one init system, in place
 #                   (busybox: /etc/init.d/S20portreserve, for rcS)
@@ -149,6 +150,8 @@ release:
 	for t in $(CROSS); do name=$${t%%:*}; cp $(BUILD)/cross/$$name/portreserve $(RELEASE)/portreserve-$(VERSION)-linux-$$name || exit 1; done
 	for arch in amd64 arm64; do $(MAKE) -s deb DEB_ARCH=$$arch > /dev/null && \
 	  cp $(BUILD)/deb/portreserve_$(DEB_VERSION)_$$arch.deb $(RELEASE)/ || exit 1; done
+	@# The licenses of what the binaries contain, beside them.
+	GO=$(GO) sh scripts/notices.sh $(RELEASE) > /dev/null
 	cd $(RELEASE) && sha256sum $$(ls | LC_ALL=C sort) > SHA256SUMS && cat SHA256SUMS
 
 lintian: deb

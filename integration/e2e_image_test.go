@@ -10,10 +10,13 @@ package integration
 // own; the tests connect to the server, never bind its port.
 
 import (
+	"archive/tar"
+	"bytes"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -253,6 +256,41 @@ func TestE2EImageScratch(t *testing.T) {
 		t.Errorf("the server in the scratch image said %q; want the host's socket handed over", body)
 	}
 	t.Logf("image scratch: the host's socket handed over; podman stop %v", c.stop().Round(time.Millisecond))
+	// The licenses of what the binary contains travel with it.
+	for _, image := range []string{"localhost/portreserve:amd64", "localhost/portreserve-hello:amd64"} {
+		files := imageFiles(t, image)
+		for _, notice := range []string{"LICENSE", "LICENSE.golang", "PATENTS.golang", "LICENSE.golang-x-sys"} {
+			if !files["usr/share/doc/portreserve/"+notice] {
+				t.Errorf("%s lacks /usr/share/doc/portreserve/%s", image, notice)
+			}
+		}
+	}
+}
+
+// imageFiles returns the paths of the files in image (without the
+// leading slash), read from podman export of a container made of it.
+func imageFiles(t *testing.T, image string) map[string]bool {
+	t.Helper()
+	name := "pr-files-" + strconv.Itoa(os.Getpid())
+	if out, err := podman(t, "create", "--name", name, image, "/none"); err != nil {
+		t.Fatalf("podman create %s: %v\n%s", image, err, out)
+	}
+	defer podman(t, "rm", name)
+	export := exec.Command("podman", "export", name)
+	out, err := export.Output()
+	if err != nil {
+		t.Fatalf("podman export %s: %v", image, err)
+	}
+	files := map[string]bool{}
+	tr := tar.NewReader(bytes.NewReader(out))
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			break
+		}
+		files[strings.TrimPrefix(h.Name, "./")] = true
+	}
+	return files
 }
 
 // TestE2EImageArm64 runs the arm64 hello image under qemu-user.

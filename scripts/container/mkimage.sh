@@ -27,6 +27,8 @@ install -m 0755 "$dir/bin/portreserve" "$base/usr/sbin/portreserve"
 ln -s portreserve "$base/usr/sbin/portrelease"
 ln -s portreserve "$base/usr/sbin/portreserve-check"
 install -m 0644 "$src"/scripts/example/* "$base/usr/share/portreserve/example/"
+# The licenses of what the binary contains.
+sh "$src/scripts/notices.sh" "$base/usr/share/doc/portreserve" > /dev/null
 cp "$here/Containerfile" "$dir/Containerfile"
 build -t "localhost/portreserve:$arch" -f "$dir/Containerfile" "$dir" > /dev/null
 

@@ -33,7 +33,30 @@ install -D -m 0644 "$src/scripts/systemd/portreserve.service" "$root/lib/systemd
 install -D -m 0755 "$src/scripts/sysvinit/portreserve" "$root/etc/init.d/portreserve"
 install -D -m 0644 "$here/README.etc" "$root/etc/portreserve/README"
 doc=$root/usr/share/doc/portreserve
-install -D -m 0644 "$here/copyright" "$doc/copyright"
+# The copyright file: portreserve's license, and those of what the static
+# binary contains (the Go runtime and standard library, golang.org/x/sys),
+# in the machine-readable format, with the versions built with; the same
+# in Static-Built-Using.
+versions=$(sh "$src/scripts/notices.sh" "$tmp/notices")
+gover=$(echo "$versions" | sed -n 's/^go //p')
+sysver=$(echo "$versions" | sed -n 's|^golang.org/x/sys ||p')
+# dep5 FILE: FILE as the text of a License paragraph.
+dep5() { sed -e 's/^$/./' -e 's/^/ /' "$1"; }
+mkdir -p "$doc"
+{
+	sed -e "s|@GOVERSION@|$gover|g" -e "s|@SYSVERSION@|$sysver|g" "$here/copyright"
+	echo
+	echo "License: BSD-3-clause"
+	dep5 "$tmp/notices/LICENSE"
+	echo
+	echo "License: BSD-3-clause-Go"
+	dep5 "$tmp/notices/LICENSE.golang"
+	echo " ."
+	echo " Go's additional IP rights grant (PATENTS):"
+	echo " ."
+	dep5 "$tmp/notices/PATENTS.golang"
+} > "$doc/copyright"
+chmod 0644 "$doc/copyright"
 sed -e "s|@VERSION@|$version|" -e "s|@MAINTAINER@|$maintainer|" \
 	-e "s|@VCS@|$(git -C "$src" describe --tags --always --dirty 2>/dev/null || echo "$version")|" \
 	-e "s|@DATE@|$(LC_ALL=C date -u -R -d "@$SOURCE_DATE_EPOCH")|" "$here/changelog.in" > "$doc/changelog"
@@ -55,6 +78,7 @@ done
 install -m 0644 "$here/conffiles" "$root/DEBIAN/conffiles"
 size=$(du -sk --exclude=DEBIAN "$root" | cut -f1)
 sed -e "s|@VERSION@|$version|" -e "s|@ARCH@|$arch|" -e "s|@MAINTAINER@|$maintainer|" -e "s|@SIZE@|$size|" \
+	-e "s|@STATIC@|golang-${gover%.*} (= $gover), golang-golang-x-sys (= $sysver)|" \
 	"$here/control.in" > "$root/DEBIAN/control"
 (cd "$root" && find . -path ./DEBIAN -prune -o -type f -print | sed 's|^\./||' | LC_ALL=C sort | xargs md5sum) > "$root/DEBIAN/md5sums"
 chmod 0644 "$root/DEBIAN/md5sums"
