@@ -43,12 +43,13 @@ func TestBinaryDispatch(t *testing.T) {
 		{"-portrelease", []string{"-h"}, 0, "usage: portrelease", ""},
 		{"portreserve", []string{"--help"}, 0, "usage: portreserve", ""},
 		{"portreserve-check", []string{"--help"}, 0, "usage: portreserve-check", ""},
-		{"portrelease", nil, 2, "", "portrelease: no NAME given\nusage: portrelease"},
-		{"portrelease", []string{"--bogus", "x"}, 2, "", "portrelease: unknown option --bogus\nusage: portrelease"},
+		{"portrelease", nil, 2, "", "portrelease: no NAME given\nTry 'portrelease --help' for more information.\n"},
+		{"portrelease", []string{"--bogus", "x"}, 2, "", "portrelease: unknown option --bogus\nTry 'portrelease --help' for more information.\n"},
 		{"portrelease", []string{"cups.conf"}, 2, "", `portrelease: bad release name "cups.conf": '.' is not allowed`},
-		{"portreserve", []string{"-x"}, 2, "", "portreserve: unknown option -x\nusage: portreserve"},
+		{"portreserve", []string{"-x"}, 2, "", "portreserve: unknown option -x\nTry 'portreserve --help' for more information.\n"},
 		{"portreserve", []string{"bad.name"}, 2, "", `portreserve: bad release name "bad.name": '.' is not allowed`},
 		{"portreserve-check", []string{"-x"}, 2, "", "portreserve-check: unknown option -x"},
+		{"portrelease", []string{"-t", "abc", "cups"}, 2, "", "portrelease: option -t \"abc\": want a number of seconds greater than 0\nTry 'portrelease --help' for more information.\n"},
 	} {
 		r := runAs(t, tt.argv0, tt.args...)
 		if r.code != tt.code || !strings.HasPrefix(r.stdout, tt.stdout) || !strings.HasPrefix(r.stderr, tt.stderr) ||

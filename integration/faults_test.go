@@ -500,14 +500,14 @@ func TestJournalPriorities(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := readFile(t, logFile.Name())
-	if !strings.Contains(log, "<3>a: 7701/tcp ("+s.conf+"/a:1): cannot hold: address already in use\n") ||
+	if !strings.Contains(log, "<3>a: 7701/tcp ("+s.conf+"/a:1): cannot hold: address already in use: another program has it (portreserve-check shows which)\n") ||
 		!strings.Contains(log, "<6>holding 1 ports for 2 names\n") || strings.Contains(log, "portreserve:") {
 		t.Errorf("journal stream:\n%s\nwant <3> before the failed hold, <6> before the rest, no \"portreserve:\"", log)
 	}
 	// portreserve NAME from a unit's ExecStopPost: its stderr is that
 	// unit's journal stream.
 	code, out := journalRun(t, nil, s.args("a")...)
-	if want := "<3>a: 7701/tcp: cannot hold: address already in use\n"; code != 1 || out != want {
+	if want := "<3>a: 7701/tcp: cannot hold: address already in use: another program has it (portreserve-check shows which)\n"; code != 1 || out != want {
 		t.Errorf("portreserve a into the journal: exit %d, %q; want 1, %q", code, out, want)
 	}
 }

@@ -204,7 +204,7 @@ func TestHandoffWithoutDaemonOrName(t *testing.T) {
 	activated := bin("activated")
 	// No daemon: the command runs without sockets, and a note says so.
 	r := run(t, "portrelease", "-s", s.sock, "--exec", "svc", "--", activated)
-	if r.code != 0 || strings.TrimSpace(r.stdout) != "ready 0 without sockets" || !strings.Contains(r.stderr, "no portreserve daemon running") {
+	if r.code != 0 || strings.TrimSpace(r.stdout) != "ready 0 without sockets" || !strings.Contains(r.stderr, "no portreserve daemon at "+s.sock) {
 		t.Errorf("--exec without a daemon = %d, %q, %q; want the command run without sockets and a note", r.code, r.stdout, r.stderr)
 	}
 	s.mustStart(t)

@@ -405,5 +405,5 @@ func (e *StatusError) Error() string {
 	if e.Name != "" {
 		s += " " + e.Name
 	}
-	return s + ": " + e.Status.String()
+	return s + ": " + e.Status.String() + e.Status.Advice()
 }

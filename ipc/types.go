@@ -61,6 +61,15 @@ const (
 	StatusExiting Status = 10
 )
 
+// Advice is what a user can do about the status, as ": what to do", or
+// "" when there is nothing to add to String.
+func (s Status) Advice() string {
+	if s == StatusDenied {
+		return ": only root and the user the daemon runs as may change what it holds (run this as root)"
+	}
+	return ""
+}
+
 // String returns the status as a message for the user.
 func (s Status) String() string {
 	switch s {

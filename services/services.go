@@ -78,6 +78,57 @@ type DB struct {
 	byPort map[portKey]int // index into Entries, first entry wins
 }
 
+// Nearest returns the name or alias of db closest to name, for an "unknown
+// service, did you mean" message: within one edit (a letter added,
+// dropped, changed, or two swapped) for a name of up to four letters, two
+// for a longer one; "" when none is; the first in file order among the
+// closest.
+func (db *DB) Nearest(name string) string {
+	best, bestDist := "", 2
+	if len(name) > 4 {
+		bestDist = 3
+	}
+	for i := range db.Entries {
+		e := &db.Entries[i]
+		for _, n := range append([]string{e.Name}, e.Aliases...) {
+			if d := editDistance(name, n, bestDist); d < bestDist && n != name {
+				best, bestDist = n, d
+			}
+		}
+	}
+	return best
+}
+
+// editDistance is the optimal string alignment distance between a and b
+// (insertions, deletions, substitutions and swaps of neighbours), or
+// limit when it is limit or more.
+func editDistance(a, b string, limit int) int {
+	if d := len(a) - len(b); d >= limit || -d >= limit {
+		return limit
+	}
+	prev2 := make([]int, len(b)+1)
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
+		}
+		prev2, prev, cur = prev, cur, prev2
+	}
+	return min(prev[len(b)], limit)
+}
+
 // BuiltinSource is the DB.Source of the embedded default database.
 const BuiltinSource = "(built-in)"
 

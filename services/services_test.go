@@ -336,3 +336,19 @@ func BenchmarkLookup(b *testing.B) {
 		db.Port("ipp", "tcp")
 	}
 }
+
+func TestNearest(t *testing.T) {
+	db := Default()
+	for _, tt := range []struct{ name, want string }{
+		{"ipps", "ipp"}, // ipp: one edit; the first of the closest in file order
+		{"ldsp", "ldap"},
+		{"imap", "imap2"}, // imap is not listed in netbase; imap2 is
+		{"cusp", ""},      // four letters: one edit at most
+		{"kerberoz", "kerberos"},
+		{"xyzzy-no-such", ""},
+	} {
+		if got := db.Nearest(tt.name); got != tt.want {
+			t.Errorf("Nearest(%q) = %q; want %q", tt.name, got, tt.want)
+		}
+	}
+}

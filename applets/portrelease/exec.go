@@ -65,7 +65,7 @@ func (h *handoff) run(argv []string) int {
 	var se *ipc.StatusError
 	switch {
 	case errors.Is(err, ipc.ErrNoDaemon):
-		note("no portreserve daemon running; starting " + argv[0] + " without sockets")
+		note("no portreserve daemon at " + h.socket + "; starting " + argv[0] + " without sockets")
 	case asStatus(err, &se) && se.Status == ipc.StatusNoSuchName:
 		note(name + ": no reservation by that name; starting " + argv[0] + " without sockets")
 	case err != nil:

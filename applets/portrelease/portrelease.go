@@ -126,7 +126,9 @@ func release(socket string, names []string, timeout time.Duration, note func(str
 	conn, err := ipc.Dial(socket)
 	if errors.Is(err, ipc.ErrNoDaemon) {
 		// Nothing is held, so every name is free: what init scripts
-		// written for the original rely on.
+		// written for the original rely on. Said all the same, as a
+		// wrong -s looks the same.
+		note("no portreserve daemon at " + socket + "; nothing to release")
 		return 0
 	}
 	if err != nil {
@@ -157,7 +159,7 @@ func release(socket string, names []string, timeout time.Duration, note func(str
 			note(name + ": " + r.Status.String())
 			status = max(status, 1)
 		default:
-			note(name + ": " + r.Status.String())
+			note(name + ": " + r.Status.String() + r.Status.Advice())
 			status = 2
 		}
 	}

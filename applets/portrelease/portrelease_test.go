@@ -49,7 +49,7 @@ func TestRelease(t *testing.T) {
 		{"no such name", ipctest.Status(ipc.StatusNoSuchName), []string{"cupz"}, 1,
 			"portrelease: cupz: no reservation by that name\n", []ipc.Request{{Op: ipc.OpRelease, Name: "cupz"}}},
 		{"denied", ipctest.Status(ipc.StatusDenied), []string{"cups"}, 2,
-			"portrelease: cups: permission denied\n", []ipc.Request{{Op: ipc.OpRelease, Name: "cups"}}},
+			"portrelease: cups: permission denied: only root and the user the daemon runs as may change what it holds (run this as root)\n", []ipc.Request{{Op: ipc.OpRelease, Name: "cups"}}},
 		{"quiet", ipctest.Status(ipc.StatusDenied), []string{"-q", "cups"}, 2, "", []ipc.Request{{Op: ipc.OpRelease, Name: "cups"}}},
 		{"no reply", func(ipc.Request) []ipctest.Reply { return nil }, []string{"-t", "0.2", "cups"}, 2,
 			"portrelease: cups: no reply from the daemon within 200 ms\n", []ipc.Request{{Op: ipc.OpRelease, Name: "cups"}}},
@@ -80,11 +80,19 @@ func TestRelease(t *testing.T) {
 	}
 }
 
+// TestReleaseNoDaemon: without a daemon nothing is held, so portrelease
+// exits 0, as init scripts written for the original rely on; it says so
+// (a wrong -s looks the same), unless -q.
 func TestReleaseNoDaemon(t *testing.T) {
 	env, _, errOut := testEnv()
 	sock := filepath.Join(t.TempDir(), "socket")
-	if status := run([]string{"portrelease", "-s", sock, "cups"}, env, noExec(t)); status != 0 || errOut.Len() != 0 {
-		t.Errorf("portrelease cups without a daemon = %d, stderr %q; want 0 and nothing said", status, errOut)
+	if status := run([]string{"portrelease", "-s", sock, "cups"}, env, noExec(t)); status != 0 ||
+		errOut.String() != "portrelease: no portreserve daemon at "+sock+"; nothing to release\n" {
+		t.Errorf("portrelease cups without a daemon = %d, stderr %q; want 0 and the note", status, errOut)
+	}
+	errOut.Reset()
+	if status := run([]string{"portrelease", "-q", "-s", sock, "cups"}, env, noExec(t)); status != 0 || errOut.Len() != 0 {
+		t.Errorf("portrelease -q cups without a daemon = %d, stderr %q; want 0 and nothing said", status, errOut)
 	}
 	// A socket path nobody serves is the same: the daemon died.
 	os.WriteFile(sock, nil, 0o644)
@@ -143,7 +151,7 @@ func TestExecWithoutSockets(t *testing.T) {
 		socket string
 		note   string
 	}{
-		{"no daemon", none, "portrelease: no portreserve daemon running; starting true without sockets\n"},
+		{"no daemon", none, "portrelease: no portreserve daemon at " + none + "; starting true without sockets\n"},
 		{"no such name", ipctest.Start(t, ipctest.Status(ipc.StatusNoSuchName)).Path,
 			"portrelease: cups: no reservation by that name; starting true without sockets\n"},
 		{"nothing held", ipctest.Start(t, ipctest.OK).Path, "portrelease: cups: nothing held; starting true without sockets\n"},
@@ -170,7 +178,7 @@ func TestExecErrors(t *testing.T) {
 	d := ipctest.Start(t, ipctest.Status(ipc.StatusDenied))
 	env, _, errOut = testEnv("PATH=/usr/bin:/bin")
 	if status := run([]string{"portrelease", "-s", d.Path, "--exec", "cups", "true"}, env, noExec(t)); status != 2 ||
-		errOut.String() != "portrelease: cups: hand-off cups: permission denied\n" {
+		errOut.String() != "portrelease: cups: hand-off cups: permission denied: only root and the user the daemon runs as may change what it holds (run this as root)\n" {
 		t.Errorf("portrelease --exec refused = %d, stderr %q; want 2, permission denied", status, errOut)
 	}
 }

@@ -122,16 +122,23 @@ func reportFailed(conn *ipc.Conn, name string, fail func(string)) {
 		switch {
 		case e.Name != name:
 		case e.State == ipc.Failed:
-			fail(port + ": cannot hold: " + errnoText(e.Errno))
+			fail(port + ": cannot hold: " + bindErrText(syscall.Errno(e.Errno)))
 		case e.State == ipc.Pending:
 			fail(port + ": pending: " + errTimeWait.Error() + "; the daemon holds it as soon as they expire (within a minute)")
 		}
 	}
 }
 
-// errnoText is the message of an errno the daemon reported.
-func errnoText(errno uint32) string {
-	return syscall.Errno(errno).Error()
+// bindErrText is the message of a failed bind's errno, with what to do
+// where that is known.
+func bindErrText(errno syscall.Errno) string {
+	switch errno {
+	case syscall.EACCES:
+		return errno.Error() + ": ports below 1024 need root or CAP_NET_BIND_SERVICE (run portreserve as root)"
+	case syscall.EADDRINUSE:
+		return errno.Error() + ": another program has it (portreserve-check shows which)"
+	}
+	return errno.Error()
 }
 
 // serviceUnit returns the systemd service unit that this process runs in

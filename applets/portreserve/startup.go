@@ -119,8 +119,22 @@ func (d *daemon) loadConfig() (cfg *config.Config, status int, ok bool) {
 	for _, n := range unknown {
 		d.log.Error(n + ": no configuration file in " + cfg.Dir)
 	}
+	if cfg.Absent && d.o.keepRunning {
+		d.log.Warn(cfg.Dir + ": no such configuration directory; holding nothing until it exists and the daemon reloads")
+	}
+	for _, path := range cfg.Skipped {
+		if !config.Leftover(filepath.Base(path)) {
+			d.log.Warn(path + ": skipped: a file whose name has '.' or '~' is never read (those are editors' and packages' leftovers); name it after the service's release name")
+		}
+	}
 	switch {
 	case len(cfg.Reservations) == 0 && len(unknown) > 0:
+		return nil, statusFailed, false
+	case len(cfg.Reservations) == 0 && cfg.Absent && !d.o.keepRunning:
+		d.log.Error(cfg.Dir + ": no such configuration directory: create it with a file for each service (portreserve.conf(5)), or give the right one with -c")
+		return nil, statusFailed, false
+	case len(cfg.Reservations) == 0 && cfg.Errors() > 0 && !d.o.keepRunning:
+		d.log.Error("nothing to reserve in " + cfg.Dir + ": every line has an error (above)")
 		return nil, statusFailed, false
 	case len(cfg.Reservations) == 0 && !d.o.keepRunning:
 		d.log.Info("nothing to reserve in " + d.o.configDir)
@@ -272,7 +286,7 @@ func (d *daemon) reportFailures(failed []*entry) {
 			emfile++
 		}
 		if i < maxFailureLines {
-			d.log.Error(e.String() + ": cannot hold: " + e.errno.Error())
+			d.log.Error(e.String() + ": cannot hold: " + bindErrText(e.errno))
 		}
 	}
 	if len(failed) > maxFailureLines {
@@ -282,7 +296,7 @@ func (d *daemon) reportFailures(failed []*entry) {
 		var rl unix.Rlimit
 		unix.Getrlimit(unix.RLIMIT_NOFILE, &rl)
 		d.log.Error(strconv.Itoa(emfile) + " reservations could not be held: out of file descriptors (RLIMIT_NOFILE is " +
-			strconv.FormatUint(rl.Cur, 10) + ")")
+			strconv.FormatUint(rl.Cur, 10) + "): raise it, with LimitNOFILE= in a systemd unit, ulimit -n in an init script")
 	}
 	if len(failed) > 0 {
 		d.log.Error(strconv.Itoa(len(failed)) + " of " + strconv.Itoa(len(d.tab.entries)) + " reservations could not be held")

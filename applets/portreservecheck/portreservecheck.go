@@ -37,7 +37,7 @@ when not visible) or free. NAMEs restrict the report to those release names.
 
   -n, --no-header        do not print the header line
   -q, --quiet            print nothing; the exit status still tells
-  -v, --verbose          also report files skipped for their names
+  -v, --verbose          also report leftovers skipped for their names (cups~)
   -c, --config-dir=DIR   configuration directory (default /etc/portreserve)
   -S, --services=FILE    services database (default /etc/services; a
                          built-in copy of Debian's when the file is missing)

@@ -226,3 +226,13 @@ func TestCheckWriteError(t *testing.T) {
 		t.Errorf("portreserve-check > a full disk = %d, stderr %q; want 2 and the write error", status, errOut)
 	}
 }
+
+// TestCheckEphemeralRange: a line holding ports of the ephemeral range
+// is warned about, with the range and how many.
+func TestCheckEphemeralRange(t *testing.T) {
+	f := newFixture(t, map[string]string{"high": "40000-40009\n", "one": "50000/tcp\n"})
+	_, _, errOut := f.check(t, noDaemon(t))
+	if !strings.Contains(errOut, "/high:1: warning: 10 ports of this line are in the ephemeral range 32768-60999") || strings.Contains(errOut, "/one:1: warning: ") {
+		t.Errorf("portreserve-check stderr %q; want the range of high warned about, one's single port not", errOut)
+	}
+}

@@ -20,8 +20,9 @@ const (
 )
 
 // warnings returns the warnings beyond the reader's own: ports that
-// bindresvport never takes or skips anyway, configuration files others can
-// write, and with -v the files skipped for their names.
+// bindresvport never takes or skips anyway, ranges in the ephemeral range,
+// configuration files others can write, files skipped for names that look
+// meant to be read (cups.conf), and with -v every file skipped.
 func (c *check) warnings(cfg *config.Config) []config.Problem {
 	var out []config.Problem
 	ephLow, ephHigh := ephemeralRange(c.proc)
@@ -33,13 +34,18 @@ func (c *check) warnings(cfg *config.Config) []config.Problem {
 	}
 	outside := map[lineKey][]string{}
 	listed := map[lineKey][]string{}
+	// The lowest and highest ports of a line in the ephemeral range: a
+	// line's ports are one port or a range, so these say how many.
+	ephemeral := map[lineKey][2]int{}
 	last := map[lineKey]string{} // a line's last port: one per address
 	var order []lineKey
 	for _, r := range cfg.Reservations {
 		k := lineKey{r.File, r.Line}
 		if _, ok := outside[k]; !ok {
 			if _, ok := listed[k]; !ok {
-				order = append(order, k)
+				if _, ok := ephemeral[k]; !ok {
+					order = append(order, k)
+				}
 			}
 		}
 		p := int(r.Port)
@@ -54,6 +60,13 @@ func (c *check) warnings(cfg *config.Config) []config.Problem {
 		if black[p] {
 			listed[k] = append(listed[k], pp)
 		}
+		if p >= ephLow && p <= ephHigh {
+			if r, ok := ephemeral[k]; ok {
+				ephemeral[k] = [2]int{min(r[0], p), max(r[1], p)}
+			} else {
+				ephemeral[k] = [2]int{p, p}
+			}
+		}
 	}
 	for _, k := range order {
 		if ports := outside[k]; len(ports) > 0 {
@@ -63,6 +76,12 @@ func (c *check) warnings(cfg *config.Config) []config.Problem {
 					" and the ephemeral range " + strconv.Itoa(ephLow) + "-" + strconv.Itoa(ephHigh) +
 					": bindresvport never takes " + it + ", so the reservation only guards against other explicit binds"})
 		}
+		if r, ok := ephemeral[k]; ok && r[1] > r[0] {
+			n := r[1] - r[0] + 1
+			out = append(out, config.Problem{File: k.file, Line: k.line, Warning: true,
+				Msg: strconv.Itoa(n) + " ports of this line are in the ephemeral range " + strconv.Itoa(ephLow) + "-" + strconv.Itoa(ephHigh) +
+					" (net.ipv4.ip_local_port_range): each one held is one fewer for outgoing connections; hold a range outside it, or narrow the range"})
+		}
 		if ports := listed[k]; len(ports) > 0 {
 			subject, it := portList(ports)
 			out = append(out, config.Problem{File: k.file, Line: k.line, Warning: true,
@@ -70,8 +89,12 @@ func (c *check) warnings(cfg *config.Config) []config.Problem {
 		}
 	}
 	out = append(out, c.permissionWarnings(cfg)...)
-	if c.o.verbose {
-		for _, path := range cfg.Skipped {
+	for _, path := range cfg.Skipped {
+		switch {
+		case !config.Leftover(filepath.Base(path)):
+			out = append(out, config.Problem{File: path, Warning: true,
+				Msg: "skipped: a file whose name has '.' or '~' is never read (those are editors' and packages' leftovers); name it after the service's release name"})
+		case c.o.verbose:
 			out = append(out, config.Problem{File: path, Warning: true, Msg: "skipped: the name contains '.' or '~'"})
 		}
 	}

@@ -237,8 +237,10 @@ func (s *Set) print(what, text string) int {
 	return 0
 }
 
-// Fail reports a usage error and returns exit status 2; for ErrHelp it
-// prints the help, and for ErrVersion the version, and returns 0 instead.
+// Fail reports a usage error, and where to read on, and returns exit
+// status 2 (the message stays in sight: the full usage would push it off
+// the screen); for ErrHelp it prints the help, and for ErrVersion the
+// version, and returns 0 instead.
 func (s *Set) Fail(err error) int {
 	if errors.Is(err, ErrHelp) {
 		return s.Help()
@@ -246,7 +248,7 @@ func (s *Set) Fail(err error) int {
 	if errors.Is(err, ErrVersion) {
 		return s.PrintVersion()
 	}
-	io.WriteString(s.stderr(), s.Name+": "+err.Error()+"\n"+s.Usage)
+	io.WriteString(s.stderr(), s.Name+": "+err.Error()+"\nTry '"+s.Name+" --help' for more information.\n")
 	return 2
 }
 

@@ -123,8 +123,8 @@ func TestFail(t *testing.T) {
 	}
 	out.Reset()
 	_, err := s.Parse([]string{"-x"})
-	if code := s.Fail(err); code != 2 || out.Len() != 0 || !strings.HasPrefix(errOut.String(), "t: unknown option -x\nusage: t") {
-		t.Errorf("Fail(usage error) = %d, stdout %q, stderr %q; want 2, message and usage on stderr", code, out.String(), errOut.String())
+	if code := s.Fail(err); code != 2 || out.Len() != 0 || errOut.String() != "t: unknown option -x\nTry 't --help' for more information.\n" {
+		t.Errorf("Fail(usage error) = %d, stdout %q, stderr %q; want 2, the message and where to read on", code, out.String(), errOut.String())
 	}
 }
 

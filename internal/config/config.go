@@ -110,6 +110,9 @@ type Config struct {
 	// Skipped lists the files skipped because their names contain '.'
 	// or '~' (editor backups, package-manager leftovers).
 	Skipped []string
+	// Absent says the directory does not exist (an empty
+	// configuration, which a daemon that holds nothing may mean to be).
+	Absent bool
 }
 
 // Errors counts the problems that are errors, not warnings.

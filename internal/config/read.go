@@ -26,6 +26,7 @@ func Read(dir string, load LoadServices) (*Config, error) {
 	cfg := &Config{Dir: dir}
 	names, err := rawfs.Names(dir)
 	if err == unix.ENOENT {
+		cfg.Absent = true
 		return cfg, nil
 	}
 	if err != nil {
@@ -68,6 +69,23 @@ func (r *reader) lineProblem(file string, line int, warning bool, msg func() str
 	}
 	r.shown[k]++
 	r.problem(file, line, warning, msg())
+}
+
+// Leftover reports whether a file name the reader skips is one that
+// editors and package managers leave behind (cups~, .cups.swp,
+// cups.dpkg-old, cups.rpmnew, cups.orig, cups.bak): skipping it is
+// expected. Any other skipped name (cups.conf) is likely a file meant to
+// be read, and worth a warning.
+func Leftover(name string) bool {
+	if strings.HasPrefix(name, ".") || strings.HasSuffix(name, "~") || strings.Contains(name, ".dpkg-") || strings.Contains(name, ".ucf-") {
+		return true
+	}
+	for _, ext := range []string{".rpmnew", ".rpmsave", ".orig", ".bak", ".old", ".swp", ".tmp", ".new", ".save"} {
+		if strings.HasSuffix(name, ext) {
+			return true
+		}
+	}
+	return false
 }
 
 // readEntry reads one directory entry, if it is a service file.

@@ -101,8 +101,20 @@ func (r *reader) addService(l *Line, path string, line int, add func(uint16, ine
 	msg += " (not in " + r.source() + ")"
 	if r.dbErr != nil {
 		msg += ": " + r.dbErr.Error()
+	} else if !r.knownService(spec) {
+		if near := r.services().Nearest(spec); near != "" {
+			msg += "; did you mean " + near + "?"
+		}
 	}
 	r.lineProblem(path, line, false, func() string { return msg })
+}
+
+// knownService reports whether spec names a service for either protocol:
+// then a typo is not what is wrong.
+func (r *reader) knownService(spec string) bool {
+	_, tcp := r.services().Port(spec, "tcp")
+	_, udp := r.services().Port(spec, "udp")
+	return tcp || udp
 }
 
 // services is the services database, loaded on the first call.

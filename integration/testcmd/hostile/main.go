@@ -20,6 +20,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -381,9 +382,12 @@ func releaseAll(sock string) int {
 //	queued   queued in a valid reply channel (a list request): closing
 //	         the channel after the reply purges its queue
 //
-// Whose close is the last is a race: 256 list requests go first, so that
-// the daemon is busy with them while this process drops its reference,
-// and if this process's close blocks all the same (the daemon was
+// Whose close is the last is a race, which this process wins by sending
+// while the daemon's queue is full: another socket floods it with list
+// requests, so that the send of the connection waits for room, its
+// datagram (and the references to what it carries) already made; this
+// process drops its own meanwhile. Should the send go through at once,
+// it drops them after it, and if that close blocks (the daemon was
 // quicker), it lets its peer read, so that the close ends, and tries
 // again. It says "lingering" once the daemon has the last reference, then
 // stays until killed.
@@ -393,30 +397,41 @@ func linger(sock, how string) int {
 		os.Stdout.WriteString("dial: " + err.Error() + "\n")
 		return 1
 	}
+	flood, err := rawsock.DialAutobound(sock)
+	if err != nil {
+		os.Stdout.WriteString("dial: " + err.Error() + "\n")
+		return 1
+	}
+	list := (&ipc.Request{Op: ipc.OpList}).Marshal()
+	var stop atomic.Bool
+	go func() {
+		for !stop.Load() {
+			if mine, theirs, err := rawsock.Channel(); err == nil {
+				rawsock.Sendmsg(flood, list, theirs)
+				unix.Close(theirs)
+				unix.Close(mine)
+			}
+		}
+	}()
+	defer stop.Store(true)
+	time.Sleep(50 * time.Millisecond) // the queue fills
 	for try := 0; try < 10; try++ {
 		conn, peer, err := lingering()
 		if err != nil {
 			os.Stdout.WriteString("lingering connection: " + err.Error() + "\n")
 			return 1
 		}
-		list := (&ipc.Request{Op: ipc.OpList}).Marshal()
-		for i := 0; i < 256; i++ {
-			if mine, theirs, err := rawsock.Channel(); err == nil {
-				rawsock.Sendmsg(fd, list, theirs)
-				unix.Close(theirs)
-				unix.Close(mine)
-			}
-		}
-		last := conn // the reference this process drops last
+		var refs []int // this process's references, the last one last
+		var send func() error
 		switch how {
 		case "refused":
-			err = rawsock.Sendmsg(fd, list, conn)
+			refs = []int{conn}
+			send = func() error { return rawsock.Sendmsg(fd, list, conn) }
 		case "extra":
 			a, _ := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 			b, _ := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-			err = rawsock.Sendmsg(fd, list, a, b, conn)
-			unix.Close(a)
-			unix.Close(b)
+			refs = []int{a, b, conn}
+			send = func() error { return rawsock.Sendmsg(fd, list, a, b, conn) }
 		case "queued":
 			mine, theirs, cerr := rawsock.Channel()
 			if cerr != nil {
@@ -425,21 +440,38 @@ func linger(sock, how string) int {
 			}
 			// Queued for the end the daemon gets: mine sends to theirs;
 			// the queue holds a reference, so this close is not the last.
-			if err = rawsock.Sendmsg(mine, []byte("x"), conn); err == nil {
-				unix.Close(conn)
-				err = rawsock.Sendmsg(fd, list, theirs)
+			if err := rawsock.Sendmsg(mine, []byte("x"), conn); err != nil {
+				os.Stdout.WriteString("send: " + err.Error() + "\n")
+				return 1
 			}
-			last = theirs
+			unix.Close(conn)
+			refs = []int{theirs}
+			send = func() error { return rawsock.Sendmsg(fd, list, theirs) }
 		default:
 			os.Stdout.WriteString("unknown way " + how + "\n")
 			return 2
 		}
-		if err != nil {
-			os.Stdout.WriteString("send: " + err.Error() + "\n")
-			return 1
+		sent := make(chan error, 1)
+		go func() { sent <- send() }()
+		select {
+		case err := <-sent:
+			if err != nil {
+				os.Stdout.WriteString("send: " + err.Error() + "\n")
+				return 1
+			}
+		case <-time.After(100 * time.Millisecond):
+			// Waiting for room: the datagram holds references of its
+			// own, so these closes are not the last.
+			closeAll(refs)
+			if err := <-sent; err != nil {
+				os.Stdout.WriteString("send: " + err.Error() + "\n")
+				return 1
+			}
+			os.Stdout.WriteString("lingering\n")
+			waitForKill()
 		}
 		closed := make(chan struct{})
-		go func() { unix.Close(last); close(closed) }()
+		go func() { closeAll(refs); close(closed) }()
 		select {
 		case <-closed:
 			os.Stdout.WriteString("lingering\n")
@@ -462,22 +494,44 @@ func linger(sock, how string) int {
 	return 1
 }
 
+// boundSocket returns a TCP socket bound to a free port of 127.0.0.1 in
+// 61000-61999 (SO_REUSEADDR: over TIME_WAITs of earlier runs).
+func boundSocket() (int, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+	for port := 61000; port < 62000; port++ {
+		if err = unix.Bind(fd, &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}); err == nil {
+			return fd, nil
+		}
+	}
+	unix.Close(fd)
+	return -1, err
+}
+
+// closeAll closes fds.
+func closeAll(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
+}
+
 // lingering returns a TCP connection on 127.0.0.1 whose close blocks for
 // good (SO_LINGER 2^31-1 seconds, its send queue full) as long as its
-// peer, also returned, does not read.
+// peer, also returned, does not read. Both ends are bound in 61000-61999,
+// above the ephemeral range, where no test holds ports: the TIME_WAITs
+// its closes leave must not block another test's holds.
 func lingering() (conn, peer int, err error) {
-	ln, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	ln, err := boundSocket()
 	if err != nil {
 		return -1, -1, err
 	}
 	defer unix.Close(ln)
-	if err := unix.Bind(ln, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		return -1, -1, err
-	}
 	unix.Listen(ln, 1)
 	sa, _ := unix.Getsockname(ln)
-	conn, err = unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
+	if conn, err = boundSocket(); err != nil {
 		return -1, -1, err
 	}
 	// Small buffers fill fast.
