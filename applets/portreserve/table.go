@@ -2,7 +2,6 @@ package portreserve
 
 import (
 	"errors"
-	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -11,48 +10,6 @@ import (
 	"portreserve/internal/inetaddr"
 	"portreserve/ipc"
 )
-
-// entry is one reservation and what became of it. Entries are kept small:
-// a daemon holding 10,000 ports keeps 10,000 of them for its lifetime, 24
-// bytes each, the configuration line and address they come from shared.
-type entry struct {
-	*origin
-	port  uint16
-	proto inetaddr.Proto
-	state ipc.State
-	errno syscall.Errno // why the bind failed
-}
-
-// origin is the configuration line an entry comes from, and the address it
-// names: every port of a range shares one.
-type origin struct {
-	name  string
-	file  string
-	line  int32
-	addr  inetaddr.Addr // inetaddr.Any: every address
-	named bool          // addr is one a host name gave
-}
-
-// newEntry makes the entry of r. It shares *last when r comes from the same
-// line and address as the entry before, and leaves r's origin in *last for
-// the next.
-func newEntry(r *config.Reservation, last **origin) entry {
-	if o := *last; o == nil || o.line != int32(r.Line) || o.addr != r.Addr || o.file != r.File || o.name != r.Name {
-		*last = &origin{name: r.Name, file: r.File, line: int32(r.Line), addr: r.Addr, named: r.Named}
-	}
-	return entry{origin: *last, port: r.Port, proto: r.Proto}
-}
-
-// endpoint is what the entry's socket is bound to.
-func (e *entry) endpoint() inetaddr.Endpoint {
-	return inetaddr.Endpoint{Addr: e.addr, Port: e.port, Proto: e.proto}
-}
-
-// String describes an entry for messages: "cups: 631/tcp
-// (/etc/portreserve/cups:1)", "cups: [::1]:631/tcp (/etc/portreserve/cups:1)".
-func (e *entry) String() string {
-	return e.name + ": " + e.endpoint().String() + " (" + e.file + ":" + strconv.Itoa(int(e.line)) + ")"
-}
 
 // table is the daemon's state: every reservation in configuration order
 // and the sockets that hold them. A (port, protocol) claimed by two names
@@ -72,12 +29,6 @@ type table struct {
 
 func newTable(hold func(inetaddr.Endpoint) (int, error)) *table {
 	return &table{fds: newSockets(), hold: hold}
-}
-
-// given reports whether the entry's port was given up: released, or its
-// socket handed to a service.
-func (e *entry) given() bool {
-	return e.state == ipc.Released || e.state == ipc.HandedOff
 }
 
 // releasedNames is the set of names released: every entry of each given.
@@ -158,12 +109,6 @@ func (t *table) load(cfg *config.Config) {
 	t.entries = entries
 	t.closeUnwanted()
 	t.gen++
-}
-
-// holding reports whether the daemon has a socket for the entry: held, or
-// kept while a service has it too.
-func (e *entry) holding() bool {
-	return e.state == ipc.Held || e.state == ipc.Kept
 }
 
 // closeUnwanted lets go of the sockets that no entry holds any more.
