@@ -6,14 +6,14 @@
 #   make fuzz       each fuzz target for a fixed number of runs (CI runs this)
 #   make bench      footprint and speed against a floor, with budgets
 #   make e2e        end-to-end tests against libtirpc and rpcbind (CI runs this
-#                   too; needs gcc, libtirpc-dev, rpcbind: see README.md)
+#                   too; needs gcc, libtirpc-dev, rpcbind: see doc/testing.md)
 #   make demo       build and run the example in a private network namespace
 #   make install    the binary and its links into $(SBINDIR), the man pages,
 #                   the init scripts and examples into $(DATADIR)
 #   make image      the container images (podman or buildah, local files
 #                   only): localhost/portreserve:amd64 FROM scratch and the
 #                   example localhost/portreserve-hello:amd64 on top; arm64
-#                   too with BUSYBOX_ARM64; their sizes into README.md
+#                   too with BUSYBOX_ARM64; their sizes into doc/targets.md
 #   make deb        build/deb/portreserve_VERSION_ARCH.deb (DEB_ARCH: amd64,
 #                   arm64), with dpkg-deb; make lintian checks it
 #   make release    build/release: static binaries for every make cross
@@ -118,7 +118,7 @@ BUSYBOX_AMD64 ?= /bin/busybox
 BUSYBOX_ARM64 ?=
 # Where make image writes the sizes it measured; empty for nowhere (the
 # tests build the images too).
-IMAGE_README ?= README.md
+IMAGE_README ?= doc/targets.md
 image:
 	@for arch in amd64 $(if $(BUSYBOX_ARM64),arm64); do \
 	  dir=$(BUILD)/image/$$arch; mkdir -p $$dir; \
@@ -208,9 +208,9 @@ CROSS := arm64:GOARCH=arm64 armv7:GOARCH=arm,GOARM=7 386:GOARCH=386 \
 	riscv64:GOARCH=riscv64 mipsle:GOARCH=mipsle,GOMIPS=softfloat ppc64le:GOARCH=ppc64le
 
 # make cross also builds testdata/floor for each target, the same way, and
-# writes the sizes and their ratio to it into README.md (CROSS_README; empty
+# writes the sizes and their ratio to it into doc/targets.md (CROSS_README; empty
 # for nowhere).
-CROSS_README ?= README.md
+CROSS_README ?= doc/targets.md
 cross:
 	@rm -f $(BUILD)/cross/sizes; for t in $(CROSS); do \
 	  name=$${t%%:*}; settings=$$(echo $${t#*:} | tr , ' '); \

@@ -3,8 +3,13 @@
 // carry it.
 //
 // The daemon owns an AF_UNIX SOCK_DGRAM socket, by default
-// /run/portreserve/socket, with SO_PASSCRED on: every datagram comes with
-// the sender's credentials as the kernel knows them. A client sends each
+// /run/portreserve/socket (mode 0666: anyone may list), with SO_PASSCRED
+// on: every datagram comes with the sender's credentials as the kernel
+// knows them. Beside it, the admin socket (AdminPath: the path with
+// ".admin") speaks the same protocol, mode 0600: only root and the
+// daemon's user can send to it, and the daemon serves it in a loop of its
+// own, which nothing another user sends can delay. Clients dial the admin
+// socket when they may write it (Dial). A client sends each
 // request with its reply channel: one end of a new
 // socketpair(AF_UNIX, SOCK_SEQPACKET) passed with SCM_RIGHTS. The daemon
 // answers on that channel, and only there, then closes its end, so the
