@@ -94,3 +94,21 @@ func TestMistakes(t *testing.T) {
 		}
 	})
 }
+
+// TestDemoUnprivileged: make demo's script, run as an unprivileged user,
+// holds and releases the example configuration inside a user and network
+// namespace. There "/" and "/tmp" show as owned by the overflow uid
+// (65534), which the socket directory check takes for root's in a user
+// namespace only: the daemon refused them before.
+func TestDemoUnprivileged(t *testing.T) {
+	need(t, "unshare")
+	cmd := exec.Command("sh", "scripts/demo.sh", filepath.Dir(bin("portreserve")))
+	cmd.SysProcAttr = asNobody(t).SysProcAttr
+	r := runCmd(t, cmd)
+	for _, want := range []string{"(returned 0: every port is held now)", "(returned 0: 631/tcp is free for cupsd now)",
+		"(returned 0: everything released, so the daemon has exited)", "cups  127.0.0.1:631  tcp    ipp      released"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("demo.sh as uid 65534 = %d, stdout lacks %q:\n%s\nstderr:\n%s", r.code, want, r.stdout, r.stderr)
+		}
+	}
+}

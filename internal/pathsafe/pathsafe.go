@@ -3,12 +3,22 @@
 // directory on the way must be owned by root or by the user itself and
 // writable by nobody else, unless it is sticky (like /tmp: there, others
 // cannot rename or remove what they do not own).
+//
+// In a user namespace other than the initial one (an unprivileged
+// `unshare -r`, a rootless container), the owners the namespace does not
+// map, root among them, all show as the overflow uid (65534): there, a
+// directory owned by it counts as root's, as "/" and "/tmp" are, provided
+// nobody else may write it. A daemon run as root on the host is in the
+// initial namespace and judged without this.
 package pathsafe
 
 import (
 	"os"
 	"path/filepath"
+	"portreserve/internal/rawfs"
 	"strconv"
+	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -53,7 +63,7 @@ func check(dir string, uid int) *Problem {
 	}
 	sticky := st.Mode&unix.S_ISVTX != 0
 	switch {
-	case st.Uid != 0 && int(st.Uid) != uid:
+	case st.Uid != 0 && int(st.Uid) != uid && !(st.Uid == unmappedUID() && (st.Mode&0o022 == 0 || sticky)):
 		return &Problem{Dir: dir, Why: "owned by uid " + strconv.Itoa(int(st.Uid))}
 	case st.Mode&0o002 != 0 && !sticky:
 		return &Problem{Dir: dir, Why: "writable by every user"}
@@ -61,4 +71,30 @@ func check(dir string, uid int) *Problem {
 		return &Problem{Dir: dir, Why: "writable by group " + strconv.Itoa(int(st.Gid))}
 	}
 	return nil
+}
+
+// unmappedUID returns the uid that the owners this process's user
+// namespace does not map show as, when it is not the initial namespace;
+// otherwise (uid_t)-1, which no file has.
+var unmappedUID = sync.OnceValue(func() uint32 {
+	m, err := rawfs.ReadFile("/proc/self/uid_map", 4096)
+	if err != nil || initialUIDMap(string(m)) {
+		return 1<<32 - 1
+	}
+	o, err := rawfs.ReadFile("/proc/sys/kernel/overflowuid", 64)
+	if err != nil {
+		return 1<<32 - 1
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(o)))
+	if err != nil {
+		return 1<<32 - 1
+	}
+	return uint32(n)
+})
+
+// initialUIDMap reports whether uid_map is the initial user namespace's:
+// every uid mapped to itself ("0 0 4294967295").
+func initialUIDMap(m string) bool {
+	f := strings.Fields(m)
+	return len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295"
 }
