@@ -37,6 +37,11 @@ func (d *daemon) handle(dg *ipc.Datagram) (reply ipc.Reply, send bool) {
 	if err != nil {
 		return d.malformed(dg, req, err), true
 	}
+	// named is the request with its name, read only where needed.
+	named := func() ipc.Request {
+		r, _ := ipc.ParseDatagram(dg.Data, dg.Truncated)
+		return r
+	}
 	admin := allowed(dg.Cred)
 	switch {
 	case req.Legacy && !admin:
@@ -46,7 +51,7 @@ func (d *daemon) handle(dg *ipc.Datagram) (reply ipc.Reply, send bool) {
 		}
 		return reply, false
 	case req.Legacy:
-		req, _ = ipc.ParseDatagram(dg.Data, dg.Truncated)
+		req = named()
 		d.legacy(req, dg.Cred)
 		return reply, false
 	case dg.Reply < 0:
@@ -55,7 +60,7 @@ func (d *daemon) handle(dg *ipc.Datagram) (reply ipc.Reply, send bool) {
 			if why == "" {
 				why = "no reply channel passed"
 			}
-			req, _ = ipc.ParseDatagram(dg.Data, dg.Truncated)
+			req = named()
 			l.Log.Warn(req.Op.String() + " " + req.Name + " from " + who(dg.Cred) + " ignored: " + why)
 		}
 		return reply, false
@@ -63,13 +68,13 @@ func (d *daemon) handle(dg *ipc.Datagram) (reply ipc.Reply, send bool) {
 	reply = ipc.Reply{Version: req.Version, Op: req.Op, ID: req.ID, Generation: d.tab.gen}
 	if req.Op != ipc.OpList && !admin {
 		if l := d.limiter(dg.Cred); l.Allow(logger.Warning) {
-			req, _ = ipc.ParseDatagram(dg.Data, dg.Truncated)
+			req = named()
 			l.Log.Warn(req.Op.String() + " " + req.Name + " refused: " + who(dg.Cred) + " is not root or the daemon's user")
 		}
 		reply.Status = ipc.StatusDenied
 		return reply, true
 	}
-	req, _ = ipc.ParseDatagram(dg.Data, dg.Truncated)
+	req = named()
 	reply.Name = req.Name
 	if d.exiting && (req.Op == ipc.OpHold || req.Op == ipc.OpReload) {
 		// Whatever it bound now, the exit would let go of at once.

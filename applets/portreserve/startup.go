@@ -122,11 +122,6 @@ func (d *daemon) loadConfig() (cfg *config.Config, status int, ok bool) {
 	if cfg.Absent && d.o.keepRunning {
 		d.log.Warn(cfg.Dir + ": no such configuration directory; holding nothing until it exists and the daemon reloads")
 	}
-	for _, path := range cfg.Skipped {
-		if !config.Leftover(filepath.Base(path)) {
-			d.log.Warn(path + ": skipped: a file whose name has '.' or '~' is never read (those are editors' and packages' leftovers); name it after the service's release name")
-		}
-	}
 	switch {
 	case len(cfg.Reservations) == 0 && len(unknown) > 0:
 		return nil, statusFailed, false

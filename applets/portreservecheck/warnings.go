@@ -89,13 +89,12 @@ func (c *check) warnings(cfg *config.Config) []config.Problem {
 		}
 	}
 	out = append(out, c.permissionWarnings(cfg)...)
-	for _, path := range cfg.Skipped {
-		switch {
-		case !config.Leftover(filepath.Base(path)):
-			out = append(out, config.Problem{File: path, Warning: true,
-				Msg: "skipped: a file whose name has '.' or '~' is never read (those are editors' and packages' leftovers); name it after the service's release name"})
-		case c.o.verbose:
-			out = append(out, config.Problem{File: path, Warning: true, Msg: "skipped: the name contains '.' or '~'"})
+	if c.o.verbose {
+		// The others were warned about by the reader.
+		for _, path := range cfg.Skipped {
+			if config.Leftover(filepath.Base(path)) {
+				out = append(out, config.Problem{File: path, Warning: true, Msg: "skipped: the name contains '.' or '~'"})
+			}
 		}
 	}
 	return out

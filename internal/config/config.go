@@ -40,6 +40,7 @@ package config
 
 import (
 	"strconv"
+	"strings"
 
 	"portreserve/internal/inetaddr"
 	"portreserve/services"
@@ -108,7 +109,8 @@ type Config struct {
 	Reservations []Reservation // in file order, then line order
 	Problems     []Problem     // errors and warnings, in the order found
 	// Skipped lists the files skipped because their names contain '.'
-	// or '~' (editor backups, package-manager leftovers).
+	// or '~' (editor backups, package-manager leftovers); those that are
+	// not Leftover get a warning in Problems too.
 	Skipped []string
 	// Absent says the directory does not exist (an empty
 	// configuration, which a daemon that holds nothing may mean to be).
@@ -173,8 +175,9 @@ func Loaded(db *services.DB, err error) LoadServices {
 
 // Keep narrows c to the release names asked for (portreserve NAME...,
 // portreserve-check NAME...): their files, their reservations and the
-// problems about their files. It returns the names that have no file, in
-// the order asked. No names keeps everything.
+// problems about their files, and about a skipped file named after one of
+// them (cups.conf for cups: likely why cups has no file). It returns the
+// names that have no file, in the order asked. No names keeps everything.
 func (c *Config) Keep(names []string) (unknown []string) {
 	if len(names) == 0 {
 		return nil
@@ -194,6 +197,11 @@ func (c *Config) Keep(names []string) (unknown []string) {
 	}
 	for _, n := range names {
 		paths[c.Dir+"/"+n] = true
+		for _, s := range c.Skipped {
+			if strings.HasPrefix(s, c.Dir+"/"+n+".") {
+				paths[s] = true
+			}
+		}
 		if asked[n] {
 			unknown = append(unknown, n)
 			delete(asked, n)

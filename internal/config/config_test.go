@@ -119,10 +119,10 @@ func TestLines(t *testing.T) {
 		{"bad IPv4", "1.2.3:631", nil, []string{`D/f:1: bad IPv4 address 1.2.3 in "1.2.3:631"`}},
 		{"no address", ":631", nil, []string{`D/f:1: missing address before ':' in ":631"`}},
 		{"wildcard address", "0.0.0.0:631", nil, []string{`D/f:1: 0.0.0.0 is every address: leave the address out to hold the port on all of them in "0.0.0.0:631"`}},
-		{"unknown host", "nosuch:631\n631/udp", []string{"f 631/udp 2"}, []string{`D/f:1: unknown host nosuch: not in D/hosts.txt in "nosuch:631"`}},
+		{"unknown host", "nosuch:631\n631/udp", []string{"f 631/udp 2"}, []string{`D/f:1: unknown host nosuch: not in D/.hosts in "nosuch:631"`}},
 	} {
-		dir := writeDir(t, map[string]string{"f": tt.text, "hosts.txt": "127.0.0.1 localhost\n::1 localhost ip6-localhost\n10.1.2.3 box\n"})
-		HostsFile = filepath.Join(dir, "hosts.txt")
+		dir := writeDir(t, map[string]string{"f": tt.text, ".hosts": "127.0.0.1 localhost\n::1 localhost ip6-localhost\n10.1.2.3 box\n"})
+		HostsFile = filepath.Join(dir, ".hosts")
 		t.Cleanup(func() { HostsFile = inetaddr.DefaultHosts })
 		cfg, err := Read(dir, Loaded(debian(t), nil))
 		if err != nil {
@@ -351,6 +351,12 @@ func TestKeep(t *testing.T) {
 	if len(cfg.Reservations) != 1 || cfg.Reservations[0].Name != "b" || len(cfg.Problems) != 2 {
 		t.Errorf("Keep: reservations %v, problems %v; want b's 7001/tcp and the problems of b and c", cfg.Reservations, cfg.Problems)
 	}
+	// A skipped file named after an asked name: its warning says why.
+	os.WriteFile(filepath.Join(dir, "cups.conf"), []byte("631\n"), 0o644)
+	cfg, _ = Read(dir, nil)
+	if unknown := cfg.Keep([]string{"cups"}); len(unknown) != 1 || len(cfg.Problems) != 1 || !strings.HasSuffix(cfg.Problems[0].File, "/cups.conf") {
+		t.Errorf("Keep(cups) with cups.conf: unknown %q, problems %v; want cups unknown and the warning about cups.conf", unknown, cfg.Problems)
+	}
 	all, _ := Read(dir, nil)
 	if n := len(all.Reservations); all.Keep(nil) != nil || len(all.Reservations) != n {
 		t.Errorf("Keep(nil) changed the configuration")
@@ -428,5 +434,20 @@ func benchmarkReadLocalhost(b *testing.B) {
 	db := services.Default()
 	for i := 0; i < b.N; i++ {
 		Read(dir, Loaded(db, nil))
+	}
+}
+
+// TestSkippedNames: every file with '.' or '~' in its name is skipped;
+// the reader warns about one that looks meant to be read (cups.conf), not
+// about editors' and packages' leftovers.
+func TestSkippedNames(t *testing.T) {
+	dir := writeDir(t, map[string]string{"cups.conf": "631\n", "cups~": "631\n", "cups.dpkg-old": "631\n", ".cups.swp": "x", "ok": "7001/tcp\n"})
+	cfg, err := Read(dir, Loaded(debian(t), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"D/cups.conf: warning: skipped: a file whose name has '.' or '~' is never read (those are editors' and packages' leftovers); name it after the service's release name"}
+	if got := problems(cfg, dir); !reflect.DeepEqual(got, want) || len(cfg.Skipped) != 4 {
+		t.Errorf("problems = %q, %d skipped; want %q, 4", got, len(cfg.Skipped), want)
 	}
 }

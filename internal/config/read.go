@@ -92,6 +92,9 @@ func Leftover(name string) bool {
 func (r *reader) readEntry(path, name string) {
 	if strings.ContainsAny(name, ".~") {
 		r.cfg.Skipped = append(r.cfg.Skipped, path)
+		if !Leftover(name) {
+			r.problem(path, 0, true, "skipped: a file whose name has '.' or '~' is never read (those are editors' and packages' leftovers); name it after the service's release name")
+		}
 		return
 	}
 	fd, err := rawfs.OpenRegular(path)
