@@ -100,9 +100,17 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseReply$$' -fuzztime $$((200000 * $(FUZZSCALE)))x ./ipc
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $$((200000 * $(FUZZSCALE)))x ./internal/inetaddr
 
+# make bench writes its tables into doc/performance.md (BENCH_README; empty
+# for nowhere), also when a figure is over its limit.
+BENCH_README ?= doc/performance.md
 bench:
 	$(GO) vet -tags integration,bench ./integration
-	$(GO) test -tags integration,bench -count=1 -timeout 20m -run 'TestBenchReport' -v ./integration
+	@mkdir -p $(BUILD)
+	rm -f $(BUILD)/bench.md
+	PORTRESERVE_BENCH_REPORT=$(abspath $(BUILD))/bench.md $(GO) test -tags integration,bench -count=1 -timeout 20m -run 'TestBenchReport' -v ./integration; \
+	  status=$$?; \
+	  if [ -n "$(BENCH_README)" ] && [ -s $(BUILD)/bench.md ]; then sh scripts/readme-block.sh $(BENCH_README) "bench figures" $(BUILD)/bench.md || exit 1; fi; \
+	  exit $$status
 
 e2e:
 	$(GO) vet -tags integration,e2e ./integration

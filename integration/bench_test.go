@@ -314,12 +314,13 @@ func TestBenchReport(t *testing.T) {
 		cmd.Wait()
 		fcmd.Process.Kill()
 		fcmd.Wait()
-		// The limit is the baseline's count, 6, not its ratio: the floor's
-		// count varies from 3 to 5 with scheduling.
+		// The limit is a count, not a ratio: the floor's count varies from
+		// 3 to 5 with scheduling. The baseline had 6; the admin socket's
+		// loop, blocked in recvmsg of its own, takes one more.
 		threads := fewestThreads(t, append([]string{bin("portreserve")}, s.args("-f", "-N", "3")...)...)
 		add(figure{name: "idle threads (fewest of 5 starts), " + label, ours: float64(threads),
 			floor: float64(fewestThreads(t, floor, "hold", "51000", strconv.Itoa(ports))), goal: 1.00,
-			budget: "<= 6", ok: threads <= 6})
+			budget: "<= 7", ok: threads <= 7})
 	}
 
 	// 5. Release latency: in-process round trips, and whole processes.
@@ -492,6 +493,12 @@ func TestBenchReport(t *testing.T) {
 	host, _ := os.Hostname()
 	b.WriteString("\nmachine: " + host + ", " + strconv.Itoa(numCPU()) + " CPUs, " + kernel() + "\n")
 	os.Stdout.WriteString(b.String())
+	// make bench puts the tables into doc/performance.md.
+	if out := os.Getenv("PORTRESERVE_BENCH_REPORT"); out != "" {
+		if err := os.WriteFile(out, []byte(strings.TrimPrefix(b.String(), "\n")), 0o644); err != nil {
+			t.Error(err)
+		}
+	}
 	if failed > 0 {
 		t.Errorf("%d figures are over their limit: worse than the baseline measured, or over the size budget", failed)
 	}

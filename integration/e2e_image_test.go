@@ -193,7 +193,7 @@ func TestE2EImage(t *testing.T) {
 				t.Errorf("%s: zombies in the container: %s", tt.name, z)
 			}
 			logs := c.logs()
-			if !strings.Contains(logs, "portreserve: holding 1 ports for 1 names") {
+			if !strings.Contains(logs, "portreserve: holding 1 port for 1 name") {
 				t.Errorf("%s: the daemon's lines are not in the container's log:\n%s", tt.name, logs)
 			}
 			took := c.stop()
@@ -218,7 +218,7 @@ func TestE2EImage(t *testing.T) {
 		c := runContainer(t, "pr-pids", "--pids-limit", "8", "-v", conf+":/etc/portreserve:ro",
 			"--entrypoint", "/usr/sbin/portreserve", "localhost/portreserve:amd64", "-f")
 		// The daemon started within --pids-limit 8.
-		c.waitLog("portreserve: holding 1 ports for 1 names")
+		c.waitLog("portreserve: holding 1 port for 1 name")
 		podman(t, "rm", "-f", c.name) // it holds 80
 		hello := runHello(t, "amd64", "pr-pids-hello", "--pids-limit", "16")
 		if body := hello.get(); !strings.Contains(body, "(handed over)") {

@@ -501,7 +501,7 @@ func TestJournalPriorities(t *testing.T) {
 	}
 	log := readFile(t, logFile.Name())
 	if !strings.Contains(log, "<3>a: 7701/tcp ("+s.conf+"/a:1): cannot hold: address already in use: another program has it (portreserve-check shows which)\n") ||
-		!strings.Contains(log, "<6>holding 1 ports for 2 names\n") || strings.Contains(log, "portreserve:") {
+		!strings.Contains(log, "<6>holding 1 port for 2 names\n") || strings.Contains(log, "portreserve:") {
 		t.Errorf("journal stream:\n%s\nwant <3> before the failed hold, <6> before the rest, no \"portreserve:\"", log)
 	}
 	// portreserve NAME from a unit's ExecStopPost: its stderr is that

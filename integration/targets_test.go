@@ -110,7 +110,7 @@ func TestEmptyRoot(t *testing.T) {
 		t.Errorf("pidfile left in the empty root: %v", err)
 	}
 	log := readFile(t, logPath)
-	for _, want := range []string{"portreserve: holding 3 ports for 2 names\n", "portreserve: released cups (1 ports) for pid ",
+	for _, want := range []string{"portreserve: holding 3 ports for 2 names\n", "portreserve: released cups (1 port) for pid ",
 		"portreserve: every port released; exiting\n"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("the daemon's stderr in an empty root:\n%s\nwant %q", log, want)

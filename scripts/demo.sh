@@ -14,7 +14,10 @@ if [ "${PORTRESERVE_DEMO_NS:-}" != 1 ]; then
 	exec unshare -r -n sh "$0" "$@"
 fi
 bin=$(cd "$build" && pwd)
-conf=$here/example
+# From the top of the tree, so that messages name scripts/example/FILE as
+# README's copy of this output does.
+cd "$here/.."
+conf=scripts/example
 run=$(mktemp -d)
 trap 'kill "$(cat "$run/pid" 2>/dev/null)" 2>/dev/null || true; rm -rf "$run"' EXIT
 opts="-s $run/socket"

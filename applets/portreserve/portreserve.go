@@ -110,8 +110,11 @@ func Main(args []string, env *applets.Env) int {
 		if *p == "" {
 			return set.Fail(&cmdline.UsageError{Msg: "empty path"})
 		}
-		// The daemon changes to / when detached; keep paths usable.
-		if abs, err := absPath(*p); err == nil {
+		// The daemon changes to / when detached; keep paths usable. The
+		// configuration directory stays as given until it has been read
+		// (start makes it absolute), so that the start's messages name
+		// its files as the user wrote them.
+		if abs, err := absPath(*p); err == nil && p != &o.configDir {
 			*p = abs
 		}
 	}

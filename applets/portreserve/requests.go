@@ -27,6 +27,14 @@ func who(cred *unix.Ucred) string {
 	return "pid " + strconv.Itoa(int(cred.Pid)) + " uid " + strconv.Itoa(int(cred.Uid))
 }
 
+// count says n of noun for the log: "1 port", "11 ports".
+func count(n int, noun string) string {
+	if n != 1 {
+		noun += "s"
+	}
+	return strconv.Itoa(n) + " " + noun
+}
+
 // handle acts on one datagram and returns the reply to send, send false
 // for none. Called with d.mu held. What another user may not ask (all but
 // a list) is refused before its name is read, and no refusal or error
@@ -91,7 +99,7 @@ func (d *daemon) handle(dg *ipc.Datagram) (reply ipc.Reply, send bool) {
 			break
 		}
 		reply.Count, reply.Total = uint32(closed), uint32(total)
-		d.limiter(dg.Cred).Info("released " + req.Name + " (" + strconv.Itoa(closed) + " ports) for " + who(dg.Cred))
+		d.limiter(dg.Cred).Info("released " + req.Name + " (" + count(closed, "port") + ") for " + who(dg.Cred))
 	case ipc.OpReleaseAll:
 		reply.Count = uint32(d.tab.releaseAll())
 		d.limiter(dg.Cred).Info("released everything for " + who(dg.Cred))

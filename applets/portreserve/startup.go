@@ -45,9 +45,6 @@ func (d *daemon) run() int {
 // status to report (and exit with, when start-up ends short of serving:
 // then d.started stays false) and the number of reservations.
 func (d *daemon) start() (status, reservations int) {
-	if d.statusFd >= 0 {
-		unix.Chdir("/")
-	}
 	unix.Umask(0o022)
 	if d.o.debug {
 		d.clock = newPhaseClock()
@@ -74,6 +71,13 @@ func (d *daemon) start() (status, reservations int) {
 	if !ok {
 		d.pid.remove()
 		return status, 0
+	}
+	if abs, err := absPath(d.o.configDir); err == nil {
+		d.o.configDir = abs
+	}
+	if d.statusFd >= 0 {
+		// Detached: keep no directory of the caller's busy.
+		unix.Chdir("/")
 	}
 	if err := d.listen(); err != nil {
 		d.log.Error(err.Error())
@@ -162,7 +166,7 @@ func (d *daemon) holdAll(cfg *config.Config, status int) (int, bool) {
 		d.cleanup()
 		return statusFailed, false
 	}
-	d.log.Info("holding " + strconv.Itoa(d.tab.held()) + " ports for " + strconv.Itoa(len(cfg.Files)) + " names")
+	d.log.Info("holding " + count(d.tab.held(), "port") + " for " + count(len(cfg.Files), "name"))
 	return status, true
 }
 
