@@ -16,8 +16,9 @@
 #                   too with BUSYBOX_ARM64; their sizes into doc/targets.md
 #   make deb        build/deb/portreserve_VERSION_ARCH.deb (DEB_ARCH: amd64,
 #                   arm64), with dpkg-deb; make lintian checks it
-#   make release    build/release: static binaries for every make cross
-#                   architecture and amd64, the .deb for amd64 and arm64,
+#   make release    on an annotated tag vX.Y.Z: build/release: static
+#                   binaries for every make cross architecture and amd64,
+#                   the .deb for amd64 and arm64,
 #                   the license notices (scripts/notices.sh), SHA256SUMS;
 #                   two runs give identical bytes
 #   make install-systemd | install-sysvinit | install-openrc | install-busybox
@@ -151,7 +152,16 @@ deb:
 	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) sh scripts/debian/mkdeb.sh $(DEB_ARCH) $(DEB_VERSION) $(BUILD)/deb/$(DEB_ARCH)/portreserve $(BUILD)/deb
 
 RELEASE := $(BUILD)/release
+# A release is made from an annotated tag vX.Y.Z on a clean tree, which
+# names the files, the packages' version and --version; with no git to
+# ask, VERSION= says it.
 release:
+ifeq ($(origin VERSION),file)
+	@tag=$$(git describe --exact-match --match 'v[0-9]*' 2>/dev/null) && \
+	  expr "$$tag" : 'v[0-9][0-9]*\.[0-9][0-9]*\.[0-9][0-9]*$$' > /dev/null && \
+	  [ "$$tag" = '$(VERSION)' ] || { \
+	  echo "make release: $(VERSION) is not an annotated release tag (vX.Y.Z) on a clean tree: commit, then tag it (git tag -a v1.2.3 -m 'portreserve 1.2.3'), or say VERSION=" >&2; exit 1; }
+endif
 	rm -rf $(RELEASE) && mkdir -p $(RELEASE)
 	$(MAKE) -s cross CROSS_README=
 	GOOS=linux GOARCH=amd64 $(GOBUILD) -o $(RELEASE)/portreserve-$(VERSION)-linux-amd64 .

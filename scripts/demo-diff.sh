@@ -1,6 +1,7 @@
 #!/bin/sh
 # demo-diff.sh README OUTPUT: compares what make demo printed (OUTPUT) with
-# the quick start's copy in README (the fenced block after "It prints");
+# the quick start's copy in README (the fenced block after "It prints"),
+# from the demo's first command on;
 # prints a unified diff and exits 1 when they differ. The daemon's own
 # lines (holding, released, exiting) go to syslog or the kernel log where
 # it can reach one and to stderr where it cannot, so they are left out of
@@ -16,6 +17,7 @@ awk '
 	inside && /^```/ { exit }
 	inside { print }
 ' "$readme" | grep -Ev "$daemon" > "$want" || true
-grep -Ev "$daemon" "$out" | sed '1{/^$/d}' > "$got" || true
+# make's own lines (the build) come before the demo's first "$ " line.
+sed -n '/^\$ /,$p' "$out" | grep -Ev "$daemon" > "$got" || true
 [ -s "$want" ] || { echo "demo-diff.sh: no block after \"It prints\" in $readme" >&2; exit 2; }
 diff -u --label "$readme (quick start)" --label "make demo" "$want" "$got"
