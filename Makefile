@@ -68,7 +68,7 @@ APPLETS := portrelease portreserve-check
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(BUILD)/tools/staticcheck
 
-.PHONY: all build test tools e2e fuzz bench demo image deb lintian release install install-systemd install-sysvinit install-openrc install-busybox clean check-build cross cross-test
+.PHONY: all build test tools e2e fuzz bench demo image deb lintian release selinux install-selinux install install-systemd install-sysvinit install-openrc install-busybox clean check-build cross cross-test
 
 all: build
 
@@ -147,9 +147,18 @@ DEB_VERSION ?= $(shell v='$(VERSION)'; v=$${v#v}; expr "$$v" : '[0-9][0-9]*\.' >
 DEB_ARCH ?= amd64
 # Every timestamp in the package: the last commit's time.
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
-deb:
+deb: selinux
 	GOOS=linux GOARCH=$(DEB_ARCH) $(GOBUILD) -o $(BUILD)/deb/$(DEB_ARCH)/portreserve .
-	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) sh scripts/debian/mkdeb.sh $(DEB_ARCH) $(DEB_VERSION) $(BUILD)/deb/$(DEB_ARCH)/portreserve $(BUILD)/deb
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) sh scripts/debian/mkdeb.sh $(DEB_ARCH) $(DEB_VERSION) $(BUILD)/deb/$(DEB_ARCH)/portreserve $(BUILD)/deb $(BUILD)/selinux/$(SELINUX_MODULE).pp
+
+# The SELinux policy module of scripts/selinux, with selinux-policy-dev's
+# build system (SELINUX_DEVEL).
+SELINUX_DEVEL ?= /usr/share/selinux/devel/Makefile
+SELINUX_MODULE := portreserve_extra
+selinux:
+	rm -rf $(BUILD)/selinux && mkdir -p $(BUILD)/selinux
+	cp scripts/selinux/$(SELINUX_MODULE).te scripts/selinux/$(SELINUX_MODULE).fc scripts/selinux/$(SELINUX_MODULE).if $(BUILD)/selinux/
+	$(MAKE) -s -C $(BUILD)/selinux -f $(SELINUX_DEVEL) $(SELINUX_MODULE).pp > /dev/null
 
 RELEASE := $(BUILD)/release
 # A release is made from an annotated tag vX.Y.Z on a clean tree, which
@@ -187,6 +196,16 @@ install: build
 	  install -d "$(DESTDIR)$(DATADIR)/$$(dirname "$$f")" && \
 	  $(SUBST) "$$f" > "$(DESTDIR)$(DATADIR)/$$f" && chmod $$mode "$(DESTDIR)$(DATADIR)/$$f" || exit 1; \
 	done
+
+# The SELinux policy module into $(DATADIR)/../selinux/packages, loaded
+# (at priority 200, over the distribution's modules) and the binary
+# relabelled when installed in place on a machine with a policy store.
+install-selinux: selinux
+	install -D -m 0644 $(BUILD)/selinux/$(SELINUX_MODULE).pp $(DESTDIR)$(PREFIX)/share/selinux/packages/$(SELINUX_MODULE).pp
+	if [ -z "$(DESTDIR)" ] && command -v semodule > /dev/null; then \
+	  semodule -X 200 -i $(PREFIX)/share/selinux/packages/$(SELINUX_MODULE).pp && \
+	  { ! command -v restorecon > /dev/null || restorecon -F $(SBINDIR)/portreserve; }; \
+	fi
 
 install-systemd:
 	install -d $(DESTDIR)$(UNITDIR)

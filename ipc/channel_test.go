@@ -190,3 +190,57 @@ func TestReceiveAllocatesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestChannelRefused: a daemon that receives a request without its reply
+// channel (the kernel dropped it: here, no room for it; under SELinux, a
+// denial) and goes on serving gives the client ErrChannelRefused at once,
+// not a timeout; once the socket is gone, ErrNoDaemon.
+func TestChannelRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "socket")
+	lfd, err := Listen(path, 0o666)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(lfd)
+	got := make(chan int, 1)
+	go func() {
+		// No room for descriptors: the kernel closes the channel and
+		// flags the datagram, as when a security module refuses it.
+		buf := make([]byte, RequestSize+1)
+		_, _, flags, _, err := unix.Recvmsg(lfd, buf, nil, 0)
+		if err != nil {
+			flags = -1
+		}
+		got <- flags
+	}()
+	c, err := Dial(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	_, err = c.Do(Request{Op: OpList}, 5*time.Second)
+	if err != ErrChannelRefused {
+		t.Errorf("Do with the channel dropped by the kernel = %v; want ErrChannelRefused", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("ErrChannelRefused came after %v; want it at once, not at the deadline", d)
+	}
+	if flags := <-got; flags < 0 || flags&unix.MSG_CTRUNC == 0 {
+		t.Errorf("the server's recvmsg flags = %#x; want MSG_CTRUNC", flags)
+	}
+
+	// A daemon on its way out has removed its socket file and closes
+	// what is queued: no daemon.
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		buf := make([]byte, RequestSize+1)
+		unix.Recvmsg(lfd, buf, nil, 0)
+	}()
+	_, err = c.Do(Request{Op: OpList}, 5*time.Second)
+	if err != ErrNoDaemon {
+		t.Errorf("Do with the channel dropped and the socket file removed = %v; want ErrNoDaemon", err)
+	}
+}

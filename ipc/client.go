@@ -17,12 +17,21 @@ var ErrNoDaemon = errors.New("no portreserve daemon is running")
 // ErrTimeout means the daemon did not answer in time.
 var ErrTimeout = errors.New("no reply from the daemon")
 
+// ErrChannelRefused means the daemon that got the request still serves,
+// but closed the request's reply channel without an answer: the kernel
+// refused to pass the channel to it (a security module's denial, or the
+// daemon out of descriptors), so it could not answer and did not act.
+var ErrChannelRefused = errors.New("the daemon got the request but not its reply channel: the kernel refused to pass it " +
+	"(where SELinux enforces, a denial: ausearch -m avc -c portreserve; the project's policy module allows it, see portreserve(8), SELINUX)")
+
 // Conn is a client's connection to the daemon.
 type Conn struct {
 	fd    int
 	id    uint32
 	path  string
 	owner uint32 // the socket file's owner: the daemon's user
+	dev   uint64 // the socket file's device and inode, to tell
+	ino   uint64 // whether the daemon that got a request still serves
 	peer  int32  // the daemon's pid, from its last reply's credentials
 	// v1 says the daemon speaks version 1 only (it refused a version 2
 	// request): it predates addresses, and every request goes as
@@ -70,7 +79,28 @@ func dial(path string) (*Conn, error) {
 	}
 	// Request ids only tell requests apart in the daemon's log; starting
 	// from the pid keeps two clients' ids apart.
-	return &Conn{fd: fd, id: uint32(os.Getpid()) << 12, path: path, owner: st.Uid}, nil
+	return &Conn{fd: fd, id: uint32(os.Getpid()) << 12, path: path, owner: st.Uid, dev: uint64(st.Dev), ino: uint64(st.Ino)}, nil
+}
+
+// serving reports whether the daemon this Conn reached still serves its
+// socket: the same socket file is at the path and takes a connection. A
+// daemon that exited has removed it (or, killed, left a file nobody
+// serves); a new daemon has a new one.
+func (c *Conn) serving() bool {
+	var st unix.Stat_t
+	if unix.Stat(c.path, &st) != nil || uint64(st.Dev) != c.dev || uint64(st.Ino) != c.ino {
+		return false
+	}
+	sa, err := sockaddr(c.path)
+	if err != nil {
+		return false
+	}
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	return unix.Connect(fd, sa) == nil
 }
 
 // noDaemon reports the errors that mean nobody is serving the socket.
@@ -199,9 +229,12 @@ func (c *Conn) receive(ch int, deadline time.Time, oob []byte) (Reply, []int, er
 		case err != nil:
 			return Reply{}, nil, &os.PathError{Op: "recv", Path: c.path, Err: err}
 		case n == 0 && oobn == 0:
-			// The daemon closed the channel without an answer: it
-			// shut down (having released everything) with the request
-			// still queued.
+			// The channel closed without an answer: the daemon shut
+			// down (having released everything) with the request still
+			// queued, or, still serving, never got the channel.
+			if c.serving() {
+				return Reply{}, nil, ErrChannelRefused
+			}
 			return Reply{}, nil, ErrNoDaemon
 		}
 		cred, fds := control(oob[:oobn])

@@ -190,6 +190,9 @@ func (r *Receiver) Receive(d *Datagram, flags int) error {
 			}
 		}
 		switch {
+		case extra && nfds == 0:
+			// Room for two, and none came: the kernel refused them.
+			d.ReplyProblem = "the kernel passed none of the descriptors sent (the daemon is out of descriptors, or a security module such as SELinux refused them)"
 		case extra || nfds > 1:
 			closeAll(fds[:nfds])
 			d.ReplyProblem = "more than one descriptor passed"

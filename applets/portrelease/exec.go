@@ -103,14 +103,18 @@ func (h *handoff) run(argv []string) int {
 		// for a minute, portreserve NAME's included.
 		unix.SetsockoptInt(fds[i], unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
 	}
-	if err := placeFds(fds, h.firstFd); err != nil {
+	// Sockets systemd passed to this process (a unit with a socket
+	// unit, as cups.service has cups.socket) stay where they are, first;
+	// the held ones follow them.
+	inherited := inheritedSockets(h.env)
+	if err := placeFds(fds, h.firstFd+len(inherited)); err != nil {
 		note(err.Error())
 		return 2
 	}
 	if err == nil {
 		reapDaemon(daemon, h.socket)
 	}
-	env := activationEnv(h.env.Environ, name, len(fds))
+	env := activationEnv(h.env.Environ, inherited, name, len(fds))
 	err = h.exec(path, argv, env)
 	note("exec " + path + ": " + err.Error())
 	return 126
@@ -163,12 +167,37 @@ func placeFds(fds []int, first int) error {
 	return nil
 }
 
+// maxInherited bounds the sockets taken as passed by systemd: more in
+// LISTEN_FDS is not systemd's doing.
+const maxInherited = 1024
+
+// inheritedSockets returns the names of the sockets systemd passed to
+// this very process (LISTEN_PID is its pid), at 3, 4, ...: LISTEN_FDNAMES,
+// or "unknown" each, as sd_listen_fds_with_names(3) says, where it does
+// not name them all. None when LISTEN_PID names another process: the
+// variables were meant for a parent.
+func inheritedSockets(env *applets.Env) []string {
+	n, err := strconv.Atoi(env.Getenv("LISTEN_FDS"))
+	if err != nil || n <= 0 || n > maxInherited || env.Getenv("LISTEN_PID") != strconv.Itoa(os.Getpid()) {
+		return nil
+	}
+	names := strings.Split(env.Getenv("LISTEN_FDNAMES"), ":")
+	if len(names) != n {
+		names = make([]string, n)
+		for i := range names {
+			names[i] = "unknown"
+		}
+	}
+	return names
+}
+
 // activationEnv returns env without inherited LISTEN_* variables and, when
 // there are sockets, with those of sd_listen_fds(3): LISTEN_FDS=n,
-// LISTEN_PID=this process's pid, LISTEN_FDNAMES=name:name:... (each
+// LISTEN_PID=this process's pid, LISTEN_FDNAMES=name:name:... The
+// sockets systemd passed (inherited, their names) come first; each held
 // socket is named after the release name, as systemd names each socket
-// of a socket unit after the unit).
-func activationEnv(env []string, name string, n int) []string {
+// of a socket unit after the unit.
+func activationEnv(env, inherited []string, name string, n int) []string {
 	out := env[:0:0]
 	for _, kv := range env {
 		if strings.HasPrefix(kv, "LISTEN_FDS=") || strings.HasPrefix(kv, "LISTEN_PID=") || strings.HasPrefix(kv, "LISTEN_FDNAMES=") {
@@ -176,15 +205,15 @@ func activationEnv(env []string, name string, n int) []string {
 		}
 		out = append(out, kv)
 	}
-	if n == 0 {
+	if n+len(inherited) == 0 {
 		return out
 	}
-	names := make([]string, n)
-	for i := range names {
-		names[i] = name
+	names := append([]string(nil), inherited...)
+	for i := 0; i < n; i++ {
+		names = append(names, name)
 	}
 	return append(out,
-		"LISTEN_FDS="+strconv.Itoa(n),
+		"LISTEN_FDS="+strconv.Itoa(len(names)),
 		"LISTEN_PID="+strconv.Itoa(os.Getpid()),
 		"LISTEN_FDNAMES="+strings.Join(names, ":"))
 }

@@ -280,12 +280,39 @@ func TestExecHandoffOlderDaemon(t *testing.T) {
 
 func TestActivationEnv(t *testing.T) {
 	env := []string{"A=1", "LISTEN_FDS=3", "LISTEN_PIDX=4", "LISTEN_FDNAMES=a"}
-	if got, want := activationEnv(env, "cups", 0), []string{"A=1", "LISTEN_PIDX=4"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("activationEnv(%q, cups, 0) = %q; want %q", env, got, want)
+	if got, want := activationEnv(env, nil, "cups", 0), []string{"A=1", "LISTEN_PIDX=4"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("activationEnv(%q, nil, cups, 0) = %q; want %q", env, got, want)
 	}
-	got := activationEnv(env, "cups", 1)
-	if want := []string{"A=1", "LISTEN_PIDX=4", "LISTEN_FDS=1", "LISTEN_PID=" + strconv.Itoa(os.Getpid()), "LISTEN_FDNAMES=cups"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("activationEnv(%q, cups, 1) = %q; want %q", env, got, want)
+	got := activationEnv(env, nil, "cups", 1)
+	pid := "LISTEN_PID=" + strconv.Itoa(os.Getpid())
+	if want := []string{"A=1", "LISTEN_PIDX=4", "LISTEN_FDS=1", pid, "LISTEN_FDNAMES=cups"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("activationEnv(%q, nil, cups, 1) = %q; want %q", env, got, want)
+	}
+	got = activationEnv(env, []string{"cups.socket"}, "cups", 2)
+	if want := []string{"A=1", "LISTEN_PIDX=4", "LISTEN_FDS=3", pid, "LISTEN_FDNAMES=cups.socket:cups:cups"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("activationEnv(%q, [cups.socket], cups, 2) = %q; want %q", env, got, want)
+	}
+}
+
+// TestInheritedSockets: the sockets systemd passed to this process are
+// kept, named; variables meant for another process are not.
+func TestInheritedSockets(t *testing.T) {
+	pid := strconv.Itoa(os.Getpid())
+	for _, tt := range []struct {
+		env  []string
+		want []string
+	}{
+		{[]string{"LISTEN_FDS=1", "LISTEN_PID=" + pid, "LISTEN_FDNAMES=cups.socket"}, []string{"cups.socket"}},
+		{[]string{"LISTEN_FDS=2", "LISTEN_PID=" + pid}, []string{"unknown", "unknown"}},
+		{[]string{"LISTEN_FDS=2", "LISTEN_PID=" + pid, "LISTEN_FDNAMES=a"}, []string{"unknown", "unknown"}},
+		{[]string{"LISTEN_FDS=1", "LISTEN_PID=1", "LISTEN_FDNAMES=x"}, nil},
+		{[]string{"LISTEN_FDS=1"}, nil},
+		{[]string{"LISTEN_FDS=x", "LISTEN_PID=" + pid}, nil},
+		{[]string{"LISTEN_FDS=100000", "LISTEN_PID=" + pid}, nil},
+	} {
+		if got := inheritedSockets(&applets.Env{Environ: tt.env}); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("inheritedSockets(%q) = %q; want %q", tt.env, got, tt.want)
+		}
 	}
 }
 

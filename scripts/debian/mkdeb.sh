@@ -1,16 +1,17 @@
 #!/bin/sh
-# mkdeb.sh ARCH VERSION BINARY OUTDIR
+# mkdeb.sh ARCH VERSION BINARY OUTDIR SELINUX_MODULE
 # Builds portreserve_VERSION_ARCH.deb in OUTDIR with dpkg-deb alone, as
 # Debian policy lays a package out: the binary and its applet links in
 # /usr/sbin, the man pages compressed, the systemd unit and the LSB script
 # (a conffile, with /etc/portreserve/README), the examples and the cups
 # integration under /usr/share/doc/portreserve/examples, a changelog and a
-# copyright file, and maintainer scripts that enable, start and stop the
-# service as debhelper's would. Reproducible: every timestamp is
+# copyright file, the SELinux policy module (make selinux) in
+# /usr/share/selinux/packages, and maintainer scripts that load it where
+# SELinux is, and enable, start and stop the service as debhelper's would. Reproducible: every timestamp is
 # SOURCE_DATE_EPOCH (make deb sets the last commit's time), files are
 # owned by root, and gzip stores no name or time.
 set -eu
-arch=$1 version=$2 binary=$3 out=$4
+arch=$1 version=$2 binary=$3 out=$4 selinux=$5
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
 : "${SOURCE_DATE_EPOCH:=0}"
@@ -32,6 +33,7 @@ done
 install -D -m 0644 "$src/scripts/systemd/portreserve.service" "$root/lib/systemd/system/portreserve.service"
 install -D -m 0755 "$src/scripts/sysvinit/portreserve" "$root/etc/init.d/portreserve"
 install -D -m 0644 "$here/README.etc" "$root/etc/portreserve/README"
+install -D -m 0644 "$selinux" "$root/usr/share/selinux/packages/${selinux##*/}"
 doc=$root/usr/share/doc/portreserve
 # The copyright file: portreserve's license, and those of what the static
 # binary contains (the Go runtime and standard library, golang.org/x/sys),

@@ -10,11 +10,14 @@
 # (without it, 127.0.0.1 is unreachable under sysvinit and OpenRC). The
 # systemd root has nfs-kernel-server (and kmod, to load its modules): the
 # kernel's NFS client, mounting the machine's own export, is an adversary
-# too.
+# too. The selinux root is the systemd one with SELinux (Debian's
+# selinux-policy-default, its portreserve module included) and auditd,
+# without the NFS server.
 set -eu
 init=$1 dir=$2
 case $init in
 systemd) pkgs=systemd,systemd-sysv,udev,kmod,iproute2,rpcbind,nfs-common,nfs-kernel-server,cups-daemon,curl ;;
+selinux) pkgs=systemd,systemd-sysv,udev,iproute2,rpcbind,nfs-common,cups-daemon,curl,selinux-basics,selinux-policy-default,auditd ;;
 sysvinit) pkgs=sysvinit-core,initscripts,ifupdown,iproute2,rpcbind,nfs-common,cups-daemon,curl ;;
 openrc) pkgs=sysvinit-core,openrc,initscripts,ifupdown,iproute2,rpcbind,nfs-common,cups-daemon,curl ;;
 *) echo "mkbase.sh: unknown init $init" >&2; exit 2 ;;

@@ -1,6 +1,8 @@
 #!/bin/sh
 # mkimage.sh INIT BASE OUT.img SRC [DEB]
-# Builds the disk image that make e2e boots under qemu with INIT as PID 1:
+# Builds the disk image that make e2e boots under qemu with INIT as PID 1
+# (selinux: systemd, with SELinux enforcing; the project installed from
+# DEB, and by make install, then every file labelled):
 # a copy of the Debian root BASE (mkbase.sh) with the project of the
 # source tree SRC installed as a user installs it, by make install and
 # make install-INIT with the default PREFIX (/usr/local: the installed
@@ -20,16 +22,60 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 root=$tmp/root
 cp -a "$base/." "$root/"
-make -s -C "$src" BUILD="$tmp/build" DESTDIR="$root" install "install-$init" > "$tmp/make.log" 2>&1 ||
-	{ cat "$tmp/make.log" >&2; exit 1; }
-share=$root/usr/local/share/portreserve
-printf '631\n' > "$root/etc/portreserve/cups"
+if [ "$init" = selinux ]; then
+	# The package, as a distribution installs it (/usr/sbin, which the
+	# distribution's file contexts label), and make install's copy
+	# beside it in /usr/local, where the project's module labels it.
+	printf '#!/bin/sh\nexit 101\n' > "$root/usr/sbin/policy-rc.d"
+	chmod 0755 "$root/usr/sbin/policy-rc.d"
+	cp "$deb" "$root/root/portreserve.deb"
+	chroot "$root" dpkg -i /root/portreserve.deb > "$tmp/dpkg.log" 2>&1 || { cat "$tmp/dpkg.log" >&2; exit 1; }
+	rm -f "$root/usr/sbin/policy-rc.d" "$root/root/portreserve.deb"
+	deb=
+	make -s -C "$src" BUILD="$tmp/build" DESTDIR="$root" install > "$tmp/make.log" 2>&1 ||
+		{ cat "$tmp/make.log" >&2; exit 1; }
+	share=$root/usr/share/doc/portreserve/examples
+	# cupsd listens on localhost:631/tcp (Debian's cupsd.conf): hold
+	# that, and hand cupsd that socket alone (it takes no UDP socket).
+	printf '127.0.0.1:631/tcp\n' > "$root/etc/portreserve/cups"
+else
+	make -s -C "$src" BUILD="$tmp/build" DESTDIR="$root" install "install-$init" > "$tmp/make.log" 2>&1 ||
+		{ cat "$tmp/make.log" >&2; exit 1; }
+	share=$root/usr/local/share/portreserve
+	printf '631\n' > "$root/etc/portreserve/cups"
+fi
 # Most of bindresvport's range, all but 700-710: rpc.statd must land there
 # (or below 600).
 printf '600-630\n632-699\n711-1023\n' > "$root/etc/portreserve/guard"
 install -m 0755 "$here/boot-check" "$root/usr/local/sbin/boottest"
 [ -z "$deb" ] || install -m 0644 "$deb" "$root/root/portreserve.deb"
 case $init in
+selinux)
+	mkdir -p "$root/etc/systemd/system/cups.service.d"
+	install -m 0644 "$share/cups/systemd/cups.service.d/portreserve.conf" "$root/etc/systemd/system/cups.service.d/"
+	ln -s /lib/systemd/system/rpc-statd.service "$root/etc/systemd/system/multi-user.target.wants/rpc-statd.service"
+	# The checks run as root's login shell does: unconfined_t.
+	sed 's|^ExecStart=.*|ExecStart=/usr/local/sbin/boottest selinux\nSELinuxContext=unconfined_u:unconfined_r:unconfined_t:s0-s0:c0.c1023|' \
+		"$here/boottest.service" > "$root/etc/systemd/system/boottest.service"
+	chroot "$root" systemctl enable boottest.service
+	# An LSB script that calls portrelease and portreserve, as a
+	# service's own init script does (systemd runs it in initrc_t).
+	install -m 0755 "$here/selinux-initscript" "$root/etc/init.d/portreserve-client"
+	# The package's postinst loaded the project's policy module;
+	# SELINUX_BASE_ONLY=1 takes it out again, to see what the
+	# distribution's portreserve module alone denies.
+	chroot "$root" semodule -l | grep -qx portreserve_extra || { echo "mkimage.sh: the package did not load portreserve_extra" >&2; exit 1; }
+	[ "${SELINUX_BASE_ONLY:-}" != 1 ] || chroot "$root" semodule -X 200 -r portreserve_extra
+	# SELINUX_AUDIT_ALL=1: the policy without its dontaudit rules, which
+	# hide denials from the log (and from permissive mode's list).
+	[ "${SELINUX_AUDIT_ALL:-}" != 1 ] || chroot "$root" semodule -DB
+	sed -i 's/^SELINUX=.*/SELINUX=enforcing/' "$root/etc/selinux/config"
+	# Every file labelled as the policy says, before the image is made
+	# (mke2fs -d copies the security.selinux attributes).
+	setfiles -mF -r "$root" -c "$(ls "$root"/etc/selinux/default/policy/policy.* | tail -n 1)" \
+		"$root/etc/selinux/default/contexts/files/file_contexts" "$root" > "$tmp/setfiles.log" 2>&1 ||
+		{ cat "$tmp/setfiles.log" >&2; exit 1; }
+	;;
 systemd)
 	# The machine's own export, which the boot test mounts over NFS,
 	# with the kernel's NFS and sunrpc modules.
