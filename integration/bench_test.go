@@ -366,7 +366,7 @@ func TestBenchReport(t *testing.T) {
 	s.kill()
 
 	// 6. services parsing, against splitting the same bytes into lines.
-	debian, _ := os.ReadFile("services/netbase-services")
+	debian, _ := os.ReadFile("services/testdata/netbase-services")
 	var synth strings.Builder
 	for i := 0; i < 20000; i++ {
 		synth.WriteString("svc" + strconv.Itoa(i) + "\t" + strconv.Itoa(1+i%65535) + "/tcp\talias" + strconv.Itoa(i) + " # comment\n")

@@ -132,11 +132,13 @@ func editDistance(a, b string, limit int) int {
 // BuiltinSource is the DB.Source of the embedded default database.
 const BuiltinSource = "(built-in)"
 
+//go:generate sh -c "sh compact.sh testdata/netbase-services > netbase-services"
 //go:embed netbase-services
 var netbase []byte
 
 // Default returns the compiled-in database: Debian's netbase 6.4
-// /etc/services, parsed by Parse. Each call parses afresh, so callers may
+// /etc/services (testdata/netbase-services) without its comments,
+// parsed by Parse. Each call parses afresh, so callers may
 // keep the result without sharing it.
 func Default() *DB {
 	db := Parse(netbase)

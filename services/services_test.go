@@ -13,7 +13,7 @@ import (
 
 // debianFile is Debian's netbase 6.4 /etc/services; the same file is the
 // embedded default.
-const debianFile = "netbase-services"
+const debianFile = "testdata/netbase-services"
 
 // trickyFile holds lines chosen to trip a parser up.
 const trickyFile = "testdata/tricky-services"
@@ -349,6 +349,24 @@ func TestNearest(t *testing.T) {
 	} {
 		if got := db.Nearest(tt.name); got != tt.want {
 			t.Errorf("Nearest(%q) = %q; want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestBuiltinIsDebians: the embedded database, compacted by compact.sh,
+// has exactly the entries of Debian's file, in order; only the line
+// numbers differ.
+func TestBuiltinIsDebians(t *testing.T) {
+	want := mustLoad(t, debianFile)
+	got := Default()
+	if len(got.Malformed) != 0 || len(got.Entries) != len(want.Entries) {
+		t.Fatalf("Default() has %d entries, %d malformed lines; %s has %d entries", len(got.Entries), len(got.Malformed), debianFile, len(want.Entries))
+	}
+	for i, e := range got.Entries {
+		w := want.Entries[i]
+		e.Line, w.Line = 0, 0
+		if !reflect.DeepEqual(e, w) {
+			t.Errorf("Default().Entries[%d] = %+v; %s has %+v", i, e, debianFile, w)
 		}
 	}
 }

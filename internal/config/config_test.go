@@ -47,7 +47,7 @@ func writeDir(t *testing.T, files map[string]string) string {
 
 func debian(t *testing.T) *services.DB {
 	t.Helper()
-	db, err := services.Load("../../services/netbase-services")
+	db, err := services.Load("../../services/testdata/netbase-services")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,11 +75,11 @@ func TestLines(t *testing.T) {
 		{"CRLF", "ipp/tcp\r\n636/tcp\r\n", []string{"f 631/tcp 1", "f 636/tcp 2"}, nil},
 		{"no final newline", "ipp/tcp", []string{"f 631/tcp 1"}, nil},
 		{"unknown service", "nosuch\nipp/tcp", []string{"f 631/tcp 2"},
-			[]string{`D/f:1: unknown service "nosuch" (not in ../../services/netbase-services)`}},
+			[]string{`D/f:1: unknown service "nosuch" (not in ../../services/testdata/netbase-services)`}},
 		{"no udp entry", "ipp/udp\n", nil,
-			[]string{`D/f:1: unknown service "ipp" for udp (not in ../../services/netbase-services)`}},
+			[]string{`D/f:1: unknown service "ipp" for udp (not in ../../services/testdata/netbase-services)`}},
 		{"case-sensitive", "IPP", nil,
-			[]string{`D/f:1: unknown service "IPP" (not in ../../services/netbase-services)`}},
+			[]string{`D/f:1: unknown service "IPP" (not in ../../services/testdata/netbase-services)`}},
 		{"port 0", "0/tcp\n631/tcp", []string{"f 631/tcp 2"}, []string{"D/f:1: port 0 out of range 1-65535"}},
 		{"port 65536", "65536", nil, []string{"D/f:1: port 65536 out of range 1-65535"}},
 		{"port 70000 does not wrap", "70000/tcp", nil, []string{"D/f:1: port 70000 out of range 1-65535"}},
@@ -100,7 +100,7 @@ func TestLines(t *testing.T) {
 		{"duplicate in one file", "ipp/tcp\n631/tcp\n", []string{"f 631/tcp 1"},
 			[]string{"D/f:2: warning: 631/tcp already listed at D/f:1"}},
 		{"errors keep the other lines", "bad!\nipp/tcp\n70000\nldaps\n", []string{"f 631/tcp 2", "f 636/tcp 4", "f 636/udp 4"},
-			[]string{`D/f:1: unknown service "bad!" (not in ../../services/netbase-services)`, "D/f:3: port 70000 out of range 1-65535"}},
+			[]string{`D/f:1: unknown service "bad!" (not in ../../services/testdata/netbase-services)`, "D/f:3: port 70000 out of range 1-65535"}},
 		{"IPv4 address", "127.0.0.1:631/tcp", []string{"f 127.0.0.1:631/tcp 1"}, nil},
 		{"IPv6 address", "[::1]:631/tcp", []string{"f [::1]:631/tcp 1"}, nil},
 		{"host name", "localhost:ipp", []string{"f 127.0.0.1:631/tcp 1", "f [::1]:631/tcp 1"},
@@ -179,7 +179,7 @@ func TestFiles(t *testing.T) {
 		`D/Bad Name: bad release name "Bad Name": byte 0x20 is not allowed; file skipped`,
 		"D/cupslink:1: warning: 631/tcp is also claimed by cups (D/cups:1); held once, released by either name",
 		"D/dangling: dangling symbolic link, skipped",
-		"D/imap:1: warning: service imaps is tcp only in ../../services/netbase-services: 993/udp stays open to bindresvport; write 993 to hold both, or imaps/tcp to say one is meant",
+		"D/imap:1: warning: service imaps is tcp only in ../../services/testdata/netbase-services: 993/udp stays open to bindresvport; write 993 to hold both, or imaps/tcp to say one is meant",
 		"D/imap:2: warning: 631/tcp is also claimed by cups (D/cups:1); held once, released by either name",
 		"D/subdir: warning: not a regular file, skipped",
 		`D/` + long + `: bad release name "` + long + `": longer than 64 bytes; file skipped`,
@@ -325,7 +325,7 @@ func TestFIFO(t *testing.T) {
 
 // ippOnly is the warning for "ipp" at line n: tcp only in Debian's file.
 func ippOnly(n int) string {
-	return "D/f:" + strconv.Itoa(n) + ": warning: service ipp is tcp only in ../../services/netbase-services: 631/udp stays open to bindresvport; write 631 to hold both, or ipp/tcp to say one is meant"
+	return "D/f:" + strconv.Itoa(n) + ": warning: service ipp is tcp only in ../../services/testdata/netbase-services: 631/udp stays open to bindresvport; write 631 to hold both, or ipp/tcp to say one is meant"
 }
 
 // TestKeep: the names asked for keep their files, reservations and
