@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -174,5 +175,31 @@ func TestMakeVersion(t *testing.T) {
 		if got := strings.TrimSpace(string(out)); err != nil || got != "portrelease "+tt.want {
 			t.Errorf("after make %q: portrelease --version = %q, %v; want %q", tt.args, got, err, "portrelease "+tt.want)
 		}
+	}
+}
+
+// TestMakeInstallSelinux: make install-selinux puts the policy module
+// make selinux builds under PREFIX/share/selinux/packages, where the
+// package puts it too; into a staging root (DESTDIR) it loads nothing.
+func TestMakeInstallSelinux(t *testing.T) {
+	need(t, "make")
+	if _, err := os.Stat("/usr/share/selinux/devel/Makefile"); err != nil {
+		t.Skip("no /usr/share/selinux/devel/Makefile: install selinux-policy-dev (.ci/run does)")
+	}
+	build, root := t.TempDir(), t.TempDir()
+	if out, err := exec.Command("make", "-s", "install-selinux", "BUILD="+build, "DESTDIR="+root, "PREFIX=/usr").CombinedOutput(); err != nil {
+		t.Fatalf("make install-selinux: %v\n%s", err, out)
+	}
+	got, err := os.ReadFile(filepath.Join(root, "usr/share/selinux/packages/portreserve_extra.pp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile(filepath.Join(build, "selinux/portreserve_extra.pp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A policy package starts with its magic number, 0xf97cff8f, little-endian.
+	if !bytes.Equal(got, want) || len(got) < 4 || !bytes.Equal(got[:4], []byte{0x8f, 0xff, 0x7c, 0xf9}) {
+		t.Errorf("installed module: %d bytes, starting % x; want make selinux's %d bytes, a policy package", len(got), got[:min(4, len(got))], len(want))
 	}
 }

@@ -31,6 +31,7 @@ if [ "$init" = selinux ]; then
 	cp "$deb" "$root/root/portreserve.deb"
 	chroot "$root" dpkg -i /root/portreserve.deb > "$tmp/dpkg.log" 2>&1 || { cat "$tmp/dpkg.log" >&2; exit 1; }
 	rm -f "$root/usr/sbin/policy-rc.d" "$root/root/portreserve.deb"
+	# Installed already: the boot test has no package to install.
 	deb=
 	make -s -C "$src" BUILD="$tmp/build" DESTDIR="$root" install > "$tmp/make.log" 2>&1 ||
 		{ cat "$tmp/make.log" >&2; exit 1; }
