@@ -50,6 +50,14 @@ func Listen(path string, mode uint32) (int, error) {
 	if err != nil {
 		return -1, os.NewSyscallError("socket", err)
 	}
+	// Before bind: the kernel attaches credentials to a datagram as it is
+	// sent, and only if the receiving socket has SO_PASSCRED by then. One
+	// sent between bind and setsockopt would arrive as from pid 0, uid
+	// 65534, and its sender be refused as another user.
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PASSCRED, 1); err != nil {
+		unix.Close(fd)
+		return -1, os.NewSyscallError("setsockopt SO_PASSCRED", err)
+	}
 	err = unix.Bind(fd, sa)
 	if err == unix.EADDRINUSE && stale(sa) {
 		// Remove the dead daemon's socket, and nothing else: Lstat
@@ -71,11 +79,6 @@ func Listen(path string, mode uint32) (int, error) {
 		unix.Close(fd)
 		os.Remove(path)
 		return -1, &os.PathError{Op: "chmod", Path: path, Err: err}
-	}
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PASSCRED, 1); err != nil {
-		unix.Close(fd)
-		os.Remove(path)
-		return -1, os.NewSyscallError("setsockopt SO_PASSCRED", err)
 	}
 	return fd, nil
 }

@@ -225,7 +225,7 @@ func (d *daemon) holdAgain(reply *ipc.Reply) {
 	case pending > 0:
 		reply.Status = ipc.StatusPending
 	}
-	d.log.Info("holding " + reply.Name + " again: " + strconv.Itoa(int(reply.Count)) + " ports newly held, " +
+	d.log.Info("holding " + reply.Name + " again: " + count(int(reply.Count), "port") + " newly held, " +
 		strconv.Itoa(failed) + " failed, " + strconv.Itoa(pending) + " pending")
 }
 
