@@ -244,3 +244,28 @@ func TestChannelRefused(t *testing.T) {
 		t.Errorf("Do with the channel dropped and the socket file removed = %v; want ErrNoDaemon", err)
 	}
 }
+
+// TestListenMode: the socket file has its mode, whatever the umask, and
+// Listen leaves the umask as it was.
+func TestListenMode(t *testing.T) {
+	old := unix.Umask(0o077)
+	defer unix.Umask(old)
+	for _, mode := range []uint32{0o666, 0o600} {
+		path := filepath.Join(t.TempDir(), "socket")
+		fd, err := Listen(path, mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		unix.Close(fd)
+		var st unix.Stat_t
+		if err := unix.Stat(path, &st); err != nil {
+			t.Fatal(err)
+		}
+		if got := st.Mode & 0o777; got != mode {
+			t.Errorf("Listen(%q, %#o): the file's mode is %#o", path, mode, got)
+		}
+		if now := unix.Umask(0o077); now != 0o077 {
+			t.Errorf("after Listen the umask is %#o; want 0o77", now)
+		}
+	}
+}

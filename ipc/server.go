@@ -36,11 +36,11 @@ func sockaddr(path string) (*unix.SockaddrUnix, error) {
 // Listen binds a daemon socket at path with the file mode mode: 0666 for
 // the socket at DefaultSocket, so that anyone may list (the daemon checks
 // credentials on every request that changes state), 0600 for the one at
-// AdminPath. SO_PASSCRED is on, so that every datagram arrives with the
-// sender's kernel-verified credentials. A socket file left behind by a
-// daemon that died is detected (nobody answers a connect) and replaced; one
-// that a live process serves makes Listen fail with ErrInUse. The caller
-// creates the directory.
+// AdminPath, from the moment it exists. SO_PASSCRED is on, so that every
+// datagram arrives with the sender's kernel-verified credentials. A socket
+// file left behind by a daemon that died is detected (nobody answers a
+// connect) and replaced; one that a live process serves makes Listen fail
+// with ErrInUse. The caller creates the directory.
 func Listen(path string, mode uint32) (int, error) {
 	sa, err := sockaddr(path)
 	if err != nil {
@@ -58,7 +58,7 @@ func Listen(path string, mode uint32) (int, error) {
 		unix.Close(fd)
 		return -1, os.NewSyscallError("setsockopt SO_PASSCRED", err)
 	}
-	err = unix.Bind(fd, sa)
+	err = bindMode(fd, sa, mode)
 	if err == unix.EADDRINUSE && stale(sa) {
 		// Remove the dead daemon's socket, and nothing else: Lstat
 		// makes sure it is a socket, not a file someone put there.
@@ -66,7 +66,7 @@ func Listen(path string, mode uint32) (int, error) {
 		if unix.Lstat(path, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFSOCK {
 			unix.Unlink(path)
 		}
-		err = unix.Bind(fd, sa)
+		err = bindMode(fd, sa, mode)
 	}
 	if err != nil {
 		unix.Close(fd)
@@ -75,12 +75,19 @@ func Listen(path string, mode uint32) (int, error) {
 		}
 		return -1, &os.PathError{Op: "bind", Path: path, Err: err}
 	}
-	if err := unix.Fchmodat(unix.AT_FDCWD, path, mode, 0); err != nil {
-		unix.Close(fd)
-		os.Remove(path)
-		return -1, &os.PathError{Op: "chmod", Path: path, Err: err}
-	}
 	return fd, nil
+}
+
+// bindMode binds fd to sa with the process's umask set so that the
+// socket file is created with mode (a socket's mode is 0777 less the
+// umask): no client finds it with another mode between bind and chmod.
+// The umask is the process's, restored at once; the daemon creates no
+// other file meanwhile.
+func bindMode(fd int, sa *unix.SockaddrUnix, mode uint32) error {
+	old := unix.Umask(int(^mode & 0o777))
+	err := unix.Bind(fd, sa)
+	unix.Umask(old)
+	return err
 }
 
 // stale reports whether the socket at sa is left over: connecting to it is
