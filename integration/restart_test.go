@@ -91,6 +91,21 @@ func timeWaitOn(port int) bool {
 	return false
 }
 
+// awaitTimeWait reports whether a TIME_WAIT connection on port shows
+// within two seconds: the server's side enters it when the client's FIN
+// arrives, which may be after the client's close returns (under a slow
+// emulated kernel it was).
+func awaitTimeWait(port int) bool {
+	for end := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if timeWaitOn(port) {
+			return true
+		}
+		if time.Now().After(end) {
+			return false
+		}
+	}
+}
+
 func TestHoldAgainAfterTimeWait(t *testing.T) {
 	needNetns(t)
 	s := newSetup(t, map[string]string{"svc": "7461/tcp\n", "other": "7462/tcp\n"})
@@ -114,7 +129,7 @@ func TestHoldAgainAfterTimeWait(t *testing.T) {
 	c.Close()
 	cmd.Process.Kill()
 	cmd.Wait()
-	if !timeWaitOn(7461) {
+	if !awaitTimeWait(7461) {
 		t.Fatalf("no TIME_WAIT on 7461: the test does not test what it means to")
 	}
 	// The stop action holds it again, despite the TIME_WAIT.
@@ -190,7 +205,7 @@ func serveOnceWithoutReuse(t *testing.T, port int) {
 	c.SetDeadline(time.Now().Add(5 * time.Second))
 	io.ReadAll(c)
 	c.Close()
-	if !timeWaitOn(port) {
+	if !awaitTimeWait(port) {
 		t.Fatalf("no TIME_WAIT on %d: the test does not test what it means to", port)
 	}
 }
