@@ -106,15 +106,18 @@ func Main(args []string, env *applets.Env) int {
 		}
 	}
 	o.only = operands
-	for _, p := range []*string{&o.configDir, &o.services, &o.socket, &o.pidfile} {
+	if o.configDir == "" {
+		return set.Fail(&cmdline.UsageError{Msg: "empty path"})
+	}
+	// The daemon changes to / when detached; keep paths usable. The
+	// configuration directory stays as given until it has been read
+	// (start makes it absolute), so that the start's messages name its
+	// files as the user wrote them.
+	for _, p := range []*string{&o.services, &o.socket, &o.pidfile} {
 		if *p == "" {
 			return set.Fail(&cmdline.UsageError{Msg: "empty path"})
 		}
-		// The daemon changes to / when detached; keep paths usable. The
-		// configuration directory stays as given until it has been read
-		// (start makes it absolute), so that the start's messages name
-		// its files as the user wrote them.
-		if abs, err := absPath(*p); err == nil && p != &o.configDir {
+		if abs, err := absPath(*p); err == nil {
 			*p = abs
 		}
 	}

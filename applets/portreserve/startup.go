@@ -136,7 +136,7 @@ func (d *daemon) loadConfig() (cfg *config.Config, status int, ok bool) {
 		d.log.Error("nothing to reserve in " + cfg.Dir + ": every line has an error (above)")
 		return nil, statusFailed, false
 	case len(cfg.Reservations) == 0 && !d.o.keepRunning:
-		d.log.Info("nothing to reserve in " + d.o.configDir)
+		d.log.Info("nothing to reserve in " + cfg.Dir)
 		return nil, statusHeld, false
 	case len(unknown) > 0:
 		status = statusFailed
